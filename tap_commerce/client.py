@@ -1,0 +1,434 @@
+"""The base stream every API's streams derive from.
+
+It owns, once for all APIs: URL joining, headers, the request (through the run's
+`Transport`: pacing, retries), response validation and decoding, envelopes, date-time
+normalisation, schema drift, the incremental window and its client-side filter, and the
+child-stream side of fan-out. An API module only says what differs: its paginator, its
+query parameters and its server-side filter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import typing as t
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams.rest import HTTPRequest, RESTStream
+
+from tap_commerce.auth import OAuthClientCredentials
+from tap_commerce.errors import ApiError, AuthError, BadResponseError, ParentGoneError
+from tap_commerce.normalize import (
+    datetime_paths,
+    floor_millis,
+    format_datetime,
+    normalize_datetimes,
+    parse_datetime,
+)
+from tap_commerce.pagination import Page, page_of
+from tap_commerce.transport import (
+    RETRYABLE_STATUSES,
+    InvalidBodyError,
+    decode_json,
+    describe_response,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
+    from singer_sdk.streams.rest import PageContext
+
+    from tap_commerce.tap import TapCommerce
+
+
+class Envelope(enum.Enum):
+    """Where a response keeps its records."""
+
+    #: ``{"<selector>": [...]}``; a bare top-level array is accepted too (shop deployments)
+    KEY = "key"
+    #: ``[{"<selector>": {...}}, ...]``, or ``{"<selector>": [...]}`` (digital deployments)
+    WRAPPERS = "wrappers"
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One row of an API's stream table in the contract."""
+
+    name: str
+    path: str
+    selector: str
+    key: str
+    replication_key: str | None = None
+    #: the stream whose records this one's path is filled from (child streams)
+    parent: str | None = None
+    #: False for lists the API answers in one page
+    paginated: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """The incremental window of one stream in one run (both bounds inclusive)."""
+
+    lower: datetime | None
+    upper: datetime
+    lower_text: str | None
+    upper_text: str
+
+    def admits(self, value: str) -> bool:
+        """Whether a canonical date-time string lies in the window."""
+        return (self.lower_text is None or value >= self.lower_text) and value <= self.upper_text
+
+
+def load_schema(api: str, stream: str) -> dict:
+    """The JSON schema of a stream: inside the wheel, or at the repository's top level."""
+    packaged = resources.files("tap_commerce").joinpath("schemas", api, f"{stream}.json")
+    if packaged.is_file():
+        return json.loads(packaged.read_text(encoding="utf-8"))
+    source_tree = Path(__file__).resolve().parent.parent / "schemas" / api / f"{stream}.json"
+    return json.loads(source_tree.read_text(encoding="utf-8"))
+
+
+class CommerceStream(RESTStream):
+    """A stream of one of the five APIs; subclasses are generated from `Endpoint` rows."""
+
+    endpoint: t.ClassVar[Endpoint]
+    envelope: t.ClassVar[Envelope] = Envelope.KEY
+
+    # Records are normalised here once; singer-sdk's recursive conformance would rebuild
+    # every record (and drop nested keys of free-form objects) for nothing.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    # None of the APIs guarantees ascending order under its filters (storefront filters
+    # newest-first), so bookmarks advance when a stream completes: a run cut short
+    # restarts from the last completed bookmark and loses nothing.
+    is_sorted = False
+
+    _tap: TapCommerce
+
+    def __init__(self, tap: TapCommerce) -> None:
+        endpoint = self.endpoint
+        super().__init__(
+            tap,
+            name=endpoint.name,
+            schema=load_schema(tap.api_id, endpoint.name),
+            path=endpoint.path,
+        )
+        self.primary_keys = [endpoint.key]
+        self.replication_key = endpoint.replication_key
+        self._datetime_tree = datetime_paths(self.schema)
+        self._fields = frozenset(self.schema["properties"])
+        self._reported: set[str] = set()
+        self._window: Window | None = None
+
+    # -- request -----------------------------------------------------------------------
+
+    @property
+    def url_base(self) -> str:  # noqa: D102
+        # paths start with "/": joining keeps the base URL's own path, without "//"
+        return self._tap.settings.base_url.rstrip("/")
+
+    @property
+    def http_headers(self) -> dict:  # noqa: D102
+        return {"User-Agent": self._tap.settings.user_agent, "Accept": "application/json"}
+
+    @property
+    def authenticator(self) -> requests.auth.AuthBase:  # noqa: D102
+        return self._tap.authenticator
+
+    @property
+    def requests_session(self) -> requests.Session:  # noqa: D102
+        return self._tap.transport.session()
+
+    @property
+    def timeout(self) -> float:  # noqa: D102
+        return self._tap.settings.request_timeout
+
+    def get_new_paginator(self) -> BaseAPIPaginator:  # noqa: D102
+        raise NotImplementedError
+
+    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002
+        """Query parameters of a page (pagination and filters); overridden per API."""
+        return {}
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        """Build a page's request; a next-page URL from the API is used verbatim."""
+        token = page.next_page_token
+        if isinstance(token, str):
+            return HTTPRequest(url=token, method=self.http_method, headers=self.http_headers)
+        return HTTPRequest(
+            url=self.get_url(page.stream_context),
+            method=self.http_method,
+            headers=self.http_headers,
+            params=self.request_params(page.stream_context, token),
+        )
+
+    def request_decorator(self, func: Callable) -> Callable:
+        """Retries happen in the run's one `Transport`, not in backoff decorators."""
+        label = f"stream '{self.name}'"
+
+        def call(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            return self._tap.transport.call(lambda: func(prepared, context), label=label)
+
+        return call
+
+    def _request(
+        self,
+        prepared_request: requests.PreparedRequest,
+        context: Context | None,
+    ) -> requests.Response:
+        """One attempt: authenticate, send (paced), validate; one token renewal on 401."""
+        auth = self.authenticator
+        renewed = False
+        while True:
+            self.authenticator(prepared_request)
+            used = prepared_request.headers.get("Authorization")
+            response = self._tap.transport.send(prepared_request)
+            self._write_request_duration_log(
+                endpoint=self.path, response=response, context=context, extra_tags=None
+            )
+            if response.status_code == 401 and isinstance(auth, OAuthClientCredentials) and not renewed:  # noqa: PLR2004
+                token = used.removeprefix("Bearer ") if used else None
+                auth.invalidate(token)
+                renewed = True
+                continue
+            self.validate_response(response)
+            return response
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort a response into retry, fail, skip, or decode (and attach its `Page`)."""
+        status = response.status_code
+        if status in RETRYABLE_STATUSES:
+            raise RetriableAPIError(describe_response(response), response)
+        if status in (401, 403):
+            raise AuthError(self._tap.auth_failure(self.name, response))
+        if status == 404 and self.endpoint.parent:  # noqa: PLR2004
+            raise ParentGoneError
+        if status >= 300:  # noqa: PLR2004
+            where = self._tap.transport.where(response.request)
+            msg = f"stream '{self.name}': {where} answered {describe_response(response)}"
+            raise ApiError(msg)
+        try:
+            body = decode_json(response.content)
+        except ValueError as exc:
+            raise InvalidBodyError(str(exc), response) from None
+        response.tap_page = Page(body, self.extract_records(body, response))  # type: ignore[attr-defined]
+
+    def extract_records(self, body: t.Any, response: requests.Response) -> list[dict]:  # noqa: ANN401
+        """The records of a decoded body, by the stream's envelope."""
+        selector = self.endpoint.selector
+        if self.envelope is Envelope.WRAPPERS:
+            if isinstance(body, list):
+                records = [item.get(selector) if isinstance(item, dict) else item for item in body]
+            elif isinstance(body, dict) and isinstance(body.get(selector), list):
+                records = body[selector]
+            else:
+                records = None
+        elif isinstance(body, dict) and selector in body:
+            records = body[selector]
+            records = [] if records is None else records
+        elif isinstance(body, list):
+            records = body
+        else:
+            records = None
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            where = self._tap.transport.where(response.request)
+            shape = f"keys {sorted(body)[:8]}" if isinstance(body, dict) else type(body).__name__
+            msg = (
+                f"stream '{self.name}': {where} answered 200 without a list of records under "
+                f"'{selector}' (got {shape})"
+            )
+            raise BadResponseError(msg)
+        return records
+
+    def parse_response(self, response: requests.Response) -> Iterator[dict]:
+        """The page's records with their date-times in canonical form."""
+        records = page_of(response).records
+        tree = self._datetime_tree
+        if tree:
+            for record in records:
+                bad: list[str] = []
+                normalize_datetimes(record, tree, bad)
+                if bad:
+                    self._unparseable_dates(record, bad, response)
+        if self.child_streams:
+            self._prefetch_children(records)
+        return iter(records)
+
+    def _unparseable_dates(self, record: dict, paths: list[str], response: requests.Response) -> None:
+        key = self.replication_key
+        if key in paths:
+            where = self._tap.transport.where(response.request)
+            msg = (
+                f"stream '{self.name}': {where} returned record {self.primary_keys[0]}="
+                f"{record.get(self.primary_keys[0])!r} whose replication key '{key}' is not a "
+                f"date-time: {record.get(key)!r}"
+            )
+            raise BadResponseError(msg)
+        for path in paths:
+            self._report_once(
+                f"date:{path}",
+                "stream '%s': field '%s' holds a value that is not a date-time (%r); kept as it came",
+                self.name,
+                path,
+                record.get(path, "…"),
+            )
+
+    # -- records ---------------------------------------------------------------------
+
+    def fetch_records(self, context: Context | None) -> Iterable[dict]:
+        """The records the API returns for a context, all pages; overridden by children."""
+        return self.request_records(context)
+
+    def get_records(self, context: Context | None) -> Iterator[dict]:
+        """Records to emit: unknown fields dropped, the incremental window applied."""
+        fields = self._fields
+        key = self.replication_key
+        window = self.window if key else None
+        for record in self.fetch_records(context):
+            if record.keys() - fields:
+                self._drop_unknown_fields(record)
+            if window is not None:
+                value = record.get(key)  # type: ignore[arg-type]
+                if value is not None and not window.admits(value):
+                    self.outside_window(record, context)
+                    continue
+            yield record
+
+    # -- parent side of child streams ------------------------------------------------
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002, D102
+        return {ChildStream.parent_key: record[self.primary_keys[0]]}
+
+    def _children_of_every_record(self) -> bool:
+        """``child_sync: all``: children of records the window keeps out are read too, so
+        a new review of an unchanged product still arrives."""
+        return self._tap.settings.child_sync == "all" or not self.replication_key
+
+    def outside_window(self, record: dict, context: Context | None) -> None:
+        """A record the window keeps out is not emitted; its children may still be."""
+        if self.child_streams and self._children_of_every_record():
+            self._process_record(record, child_context=context)
+
+    def _prefetch_children(self, records: list[dict]) -> None:
+        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
+        if not children:
+            return
+        key = self.replication_key
+        if key and not self._children_of_every_record():
+            window = self.window
+            records = [r for r in records if r.get(key) is None or window.admits(r[key])]
+        key_field = self.primary_keys[0]
+        contexts = [{ChildStream.parent_key: r[key_field]} for r in records]
+        self._tap.fanout.prefetch(t.cast("list[ChildStream]", children), contexts)
+
+    def _drop_unknown_fields(self, record: dict) -> None:
+        for name in record.keys() - self._fields:
+            del record[name]
+            self._report_once(
+                f"field:{name}",
+                "stream '%s': the API sent field '%s', which is not in the schema; dropped",
+                self.name,
+                name,
+            )
+
+    def _report_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
+        if topic not in self._reported:
+            self._reported.add(topic)
+            self.logger.warning(message, *args)
+
+    # -- incremental -------------------------------------------------------------------
+
+    @property
+    def window(self) -> Window:
+        """This run's window: from bookmark − lookback (else start_date, else the
+        beginning) to end_date (else the moment the sync started)."""
+        if self._window is None:
+            self._window = self._compute_window()
+        return self._window
+
+    def _compute_window(self) -> Window:
+        settings = self._tap.settings
+        upper = floor_millis(settings.end_date or self._tap.started_at)
+        state = self.stream_state
+        bookmark = state.get("replication_key_value")
+        if bookmark and state.get("replication_key") == self.replication_key:
+            lower: datetime | None = _parse_bookmark(bookmark, self.name) - timedelta(
+                seconds=settings.lookback_window
+            )
+            # Progress markers start empty each run; seeding them with the bookmark keeps
+            # the bookmark from moving backwards when only look-back records arrive.
+            markers = state.setdefault("progress_markers", {})
+            markers.setdefault("Note", "Progress is not resumable if interrupted.")
+            markers.setdefault("replication_key", self.replication_key)
+            markers.setdefault("replication_key_value", bookmark)
+        else:
+            lower = settings.start_date
+        if lower is not None and lower > upper:
+            lower = upper
+        self.logger.info(
+            "stream '%s': incremental window %s .. %s",
+            self.name,
+            format_datetime(lower) if lower else "(beginning)",
+            format_datetime(upper),
+        )
+        return Window(
+            lower=lower,
+            upper=upper,
+            lower_text=format_datetime(lower) if lower else None,
+            upper_text=format_datetime(upper),
+        )
+
+
+def _parse_bookmark(value: t.Any, stream: str) -> datetime:  # noqa: ANN401
+    try:
+        return parse_datetime(str(value))
+    except ValueError:
+        msg = f"stream '{stream}': the state's bookmark {value!r} is not a date-time; fix or drop the state"
+        raise BadResponseError(msg) from None
+
+
+class ChildStream(CommerceStream):
+    """A sub-resource fetched once per parent record (``{prd_id}`` in its path).
+
+    State is one bookmark for the whole stream (``state_partitioning_keys = []``), so it
+    does not grow with the number of parents. Records may have been fetched ahead by the
+    run's fan-out pool; a 404 (parent deleted since it was listed) skips the parent.
+    """
+
+    state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
+    parent_key: t.ClassVar[str] = "prd_id"
+
+    def fetch(self, context: Context) -> list[dict]:
+        """All records of one parent (safe to call from a fan-out worker thread)."""
+        try:
+            records = list(self.request_records(context))
+        except ParentGoneError:
+            self.logger.warning(
+                "stream '%s': product %s answered 404 (deleted after it was listed); skipped",
+                self.name,
+                context[self.parent_key],
+            )
+            return []
+        parent_id = context[self.parent_key]
+        for record in records:
+            record[self.parent_key] = parent_id
+        return records
+
+    def fetch_records(self, context: Context | None) -> Iterable[dict]:  # noqa: D102
+        assert context is not None  # noqa: S101 - children always run with a context
+        fetched = self._tap.fanout.take(self, context)
+        return self.fetch(context) if fetched is None else fetched
+
+    def _write_schema_message(self) -> None:
+        # singer-sdk writes a child's SCHEMA once per parent record; once per run is enough
+        if not getattr(self, "_schema_written", False):
+            self._schema_written = True
+            super()._write_schema_message()

@@ -1,0 +1,176 @@
+"""Date-time parsing and the one canonical form every emitted date-time takes.
+
+The canonical form is RFC 3339 in UTC with a ``+00:00`` offset and the fraction of a
+second stripped of trailing zeros (``2024-03-01T12:00:00.12+00:00``, or no fraction at
+all). It has two properties the rest of the tap relies on:
+
+* one instant has exactly one spelling, and
+* plain string comparison orders instants correctly ('+' sorts before '.' and before
+  every digit), which is how singer-sdk compares bookmark values.
+
+Only the standard library is used: ``datetime.fromisoformat`` is fast and exact, and a
+strict regular expression covers the forms it rejects on Python 3.10 (``Z``, short
+fractions) and the ones the APIs use that it never accepts (more than 6 fraction digits).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+UTC = timezone.utc
+
+_ISO = re.compile(
+    r"""
+    (?P<date>\d{4}-\d{2}-\d{2})
+    (?:[Tt\ ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?)?
+    \s*(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?
+    """,
+    re.VERBOSE,
+)
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse an ISO 8601 / RFC 3339 date or date-time; naive values are UTC.
+
+    Raises:
+        ValueError: if the value is not a date-time.
+    """
+    if not isinstance(value, str):
+        msg = f"not a date-time string: {value!r}"
+        raise ValueError(msg)  # noqa: TRY004 - callers catch ValueError only
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = _parse_slow(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _parse_slow(value: str) -> datetime:
+    match = _ISO.fullmatch(value.strip())
+    if not match:
+        msg = f"not an RFC 3339 date-time: {value!r}"
+        raise ValueError(msg)
+    year, month, day = (int(part) for part in match["date"].split("-"))
+    frac = (match["frac"] or "")[:6].ljust(6, "0")
+    result = datetime(  # noqa: DTZ001 - the offset is applied below
+        year,
+        month,
+        day,
+        int(match["h"] or 0),
+        int(match["m"] or 0),
+        int(match["s"] or 0),
+        int(frac),
+    )
+    tz = match["tz"]
+    if tz and tz not in "Zz":
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+        result = result.replace(tzinfo=timezone(sign * timedelta(minutes=minutes)))
+    elif tz:
+        result = result.replace(tzinfo=UTC)
+    return result
+
+
+def format_datetime(moment: datetime) -> str:
+    """Spell an aware (or naive UTC) date-time in the canonical form."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat()
+    if moment.microsecond:
+        # isoformat gives exactly 6 fraction digits: "...SS.ffffff+00:00"
+        head, offset = text[:-6], text[-6:]
+        text = head.rstrip("0") + offset
+    return text
+
+
+def normalize_datetime(value: str) -> str:
+    """Return the canonical spelling of a date-time string (ValueError if it is none)."""
+    return format_datetime(parse_datetime(value))
+
+
+def format_millis_z(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.sssZ`` in UTC, truncated to the millisecond."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def floor_millis(moment: datetime) -> datetime:
+    """Drop sub-millisecond precision, so a bound sent to an API and the bound used
+    client-side are the same instant."""
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+
+
+def utc_date(moment: datetime) -> date:
+    """The UTC calendar day of an instant."""
+    return moment.astimezone(UTC).date()
+
+
+# --- records -----------------------------------------------------------------------------
+
+DateTimePaths = dict  # {field: None | DateTimePaths}; "*" stands for every array item
+
+
+def datetime_paths(schema: dict) -> DateTimePaths:
+    """Where a schema puts date-times, as a tree walked once per record.
+
+    Computed once per stream, so the per-record work touches only the fields that need it.
+    """
+    tree: DateTimePaths = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        sub = _subtree(prop)
+        if sub is not _NOTHING:
+            tree[name] = sub
+    return tree
+
+
+_NOTHING = object()
+
+
+def _subtree(prop: dict):  # noqa: ANN202
+    if prop.get("format") == "date-time":
+        return None
+    if "properties" in prop:
+        tree = datetime_paths(prop)
+        return tree or _NOTHING
+    if "items" in prop:
+        item = _subtree(prop["items"])
+        return _NOTHING if item is _NOTHING else {"*": item}
+    return _NOTHING
+
+
+def normalize_datetimes(value: object, tree: DateTimePaths, bad: list[str], path: str = "") -> None:
+    """Rewrite the date-times of a record (or nested value) in place to canonical form.
+
+    Values that do not parse are left exactly as they came and their paths are appended
+    to ``bad`` so the caller can decide (warn, or fail for a replication key).
+    """
+    if isinstance(value, list):
+        sub = tree["*"]
+        for index, item in enumerate(value):
+            if sub is None:
+                if isinstance(item, str):
+                    try:
+                        value[index] = normalize_datetime(item)
+                    except ValueError:
+                        bad.append(f"{path}[{index}]")
+            elif item is not None:
+                normalize_datetimes(item, sub, bad, f"{path}[{index}]")
+        return
+    if not isinstance(value, dict):
+        return
+    for name, sub in tree.items():
+        item = value.get(name)
+        if item is None:
+            continue
+        where = f"{path}.{name}" if path else name
+        if sub is None:
+            try:
+                value[name] = normalize_datetime(item)
+            except ValueError:
+                bad.append(where)
+        else:
+            normalize_datetimes(item, sub, bad, where)

@@ -1,0 +1,113 @@
+"""The four pagination kinds of the contract, each ending a list without an extra request.
+
+Every paginator reads the page the stream already parsed (`Page`, attached to the
+response by the request path), so a body is decoded once. A page is the last when it is
+short, empty, reaches ``total``, or has no next link; only a list whose last page is
+exactly full and that gives neither ``total`` nor a link costs one empty-page request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+from urllib.parse import urlsplit
+
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
+
+from tap_commerce.errors import BadResponseError
+
+if t.TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "NextUrlPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "SinglePagePaginator",
+    "page_of",
+]
+
+
+@dataclasses.dataclass
+class Page:
+    """One decoded response: the whole body and the records the selector found in it."""
+
+    body: t.Any
+    records: list[dict]
+
+
+def page_of(response: requests.Response) -> Page:
+    """The `Page` the request path attached to ``response``."""
+    return t.cast("Page", response.tap_page)  # type: ignore[attr-defined]
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL (default ports made explicit)."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+class NextUrlPaginator(BaseAPIPaginator[t.Optional[str]]):
+    """Follows an absolute next-page URL verbatim, only on the base URL's origin.
+
+    A URL on any other origin stops the sync before anything is sent to it: the request
+    path would otherwise attach the credentials to it.
+    """
+
+    def __init__(self, *, base_url: str, locate: t.Callable[[t.Any], t.Any], stream: str) -> None:
+        super().__init__(None)
+        self._origin = origin(base_url)
+        self._locate = locate
+        self._stream = stream
+
+    def get_next(self, response: requests.Response) -> str | None:  # noqa: D102
+        url = self._locate(page_of(response).body)
+        if not url:
+            return None
+        if not isinstance(url, str) or origin(url) != self._origin:
+            scheme, host, port = origin(str(url))
+            msg = (
+                f"stream '{self._stream}': the API's next-page URL points to {scheme}://{host}:{port}, "
+                f"not to base_url's origin {self._origin[0]}://{self._origin[1]}:{self._origin[2]}; "
+                "stopped without following it"
+            )
+            raise BadResponseError(msg)
+        if url == self.current_value:
+            msg = f"stream '{self._stream}': the API returned the same next-page URL twice; stopped"
+            raise BadResponseError(msg)
+        return url
+
+
+class OffsetPaginator(BaseAPIPaginator[int]):
+    """``offset``/``limit``: the next offset, or the end on a short page or at ``total``."""
+
+    def __init__(self, page_size: int, total: t.Callable[[t.Any], t.Any] | None = None) -> None:
+        super().__init__(0)
+        self.page_size = page_size
+        self._total = total
+
+    def get_next(self, response: requests.Response) -> int | None:  # noqa: D102
+        page = page_of(response)
+        count = len(page.records)
+        offset = t.cast("int", self.current_value) + count
+        if count < self.page_size:
+            return None
+        total = self._total(page.body) if self._total else None
+        if isinstance(total, int) and not isinstance(total, bool) and offset >= total:
+            return None
+        return offset
+
+
+class PageNumberPaginator(BaseAPIPaginator[int]):
+    """1-based ``page``/``per_page``: the next page number, or the end on a short page."""
+
+    def __init__(self, page_size: int) -> None:
+        super().__init__(1)
+        self.page_size = page_size
+
+    def get_next(self, response: requests.Response) -> int | None:  # noqa: D102
+        if len(page_of(response).records) < self.page_size:
+            return None
+        return t.cast("int", self.current_value) + 1

@@ -1,0 +1,82 @@
+"""The one redaction path: every log line of a run passes through `SecretFilter`.
+
+singer-sdk and the libraries under it log request URLs on connection failures, at DEBUG
+on every request, and in tracebacks (see the README's Reliability section). Rather than
+chase each emitter, one filter sits on every handler of the root logger and rewrites the
+final text of each record: known secret values (settings and access tokens learned during
+the run) and anything shaped like a credential in a URL or header become ``***``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+MASK = "***"
+
+# Credentials that may appear in text even when their value is not known to the filter.
+_PATTERNS = (
+    re.compile(r"(?i)([?&](?:api_key|apikey|access_token|token|client_secret|password)=)[^&\s'\"]+"),
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+"),
+)
+
+
+class Redactor:
+    """Knows the secrets of a run and removes them from text."""
+
+    def __init__(self) -> None:
+        self._secrets: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, *secrets: str) -> None:
+        """Learn more secrets (settings at start-up, access tokens as they are issued)."""
+        with self._lock:
+            known = set(self._secrets)
+            known.update(s for s in secrets if s and len(s) >= 4)  # noqa: PLR2004
+            # longest first, so a secret that contains another is masked whole
+            self._secrets = tuple(sorted(known, key=len, reverse=True))
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` with every known secret and credential-shaped value masked."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + MASK, text)
+        return text
+
+
+class SecretFilter(logging.Filter):
+    """Rewrites a log record's message and traceback text through a `Redactor`."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record must still be logged, masked
+            message = str(record.msg)
+        record.msg, record.args = self.redactor(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor(record.stack_info)
+        return True
+
+
+def install(redactor: Redactor) -> SecretFilter:
+    """Put one `SecretFilter` on every handler of the root logger (idempotent)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        for existing in handler.filters:
+            if isinstance(existing, SecretFilter):
+                existing.redactor.add(*redactor._secrets)  # noqa: SLF001
+                break
+        else:
+            handler.addFilter(SecretFilter(redactor))
+    return SecretFilter(redactor)

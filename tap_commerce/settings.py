@@ -1,0 +1,297 @@
+"""The settings of contract §1.1: their declaration, and their validation into `Settings`.
+
+Validation is ours rather than jsonschema's because every failure must be one readable
+line naming the setting and what is allowed, must never echo a secret, and must see the
+chosen API (a secret is required only for the API that uses it, `page_size` has a
+per-API maximum). Values may arrive as strings (``--config=ENV``); numbers are parsed
+here, so ``TAP_COMMERCE_BACKOFF_FACTOR=0.05`` works.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from tap_commerce.normalize import parse_datetime
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+API_IDS = ("storefront", "payments", "shop", "digital", "orders")
+SECRET_SETTINGS = ("api_key", "api_secret", "password", "client_secret")
+CHILD_SYNC_MODES = ("all", "changed")
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message is one line naming it and what is allowed."""
+
+
+def _property(name: str, kind: th.JSONTypeHelper, description: str, **kwargs: t.Any) -> th.Property:
+    return th.Property(name, kind, description=description, **kwargs)
+
+
+CONFIG_SCHEMA: dict = th.PropertiesList(
+    _property(
+        "api",
+        th.StringType(allowed_values=list(API_IDS)),
+        "Which API to read: storefront, payments, shop, digital or orders.",
+        required=True,
+        title="API",
+    ),
+    _property(
+        "base_url",
+        th.StringType,
+        "Base URL of the API. Default per API; endpoint paths are joined onto its path.",
+        title="Base URL",
+    ),
+    _property(
+        "api_key",
+        th.StringType,
+        "storefront: bearer token; payments: the `api_key` query parameter; shop: basic-auth user.",
+        secret=True,
+        title="API key",
+    ),
+    _property("api_secret", th.StringType, "shop: basic-auth password.", secret=True, title="API secret"),
+    _property("username", th.StringType, "digital: basic-auth user name.", title="Username"),
+    _property("password", th.StringType, "digital: basic-auth password.", secret=True, title="Password"),
+    _property("client_id", th.StringType, "orders: OAuth2 client id.", title="Client ID"),
+    _property("client_secret", th.StringType, "orders: OAuth2 client secret.", secret=True, title="Client secret"),
+    _property("token_url", th.StringType, "orders: OAuth2 token endpoint (client credentials).", title="Token URL"),
+    _property("oauth_scopes", th.StringType, "orders: space-separated scopes, sent as `scope`.", title="OAuth scopes"),
+    _property(
+        "start_date",
+        th.DateTimeType,
+        "Earliest replication-key value read when no bookmark exists (RFC 3339).",
+        title="Start date",
+    ),
+    _property(
+        "end_date",
+        th.DateTimeType,
+        "Upper bound for incremental reads (default: the moment the sync started).",
+        title="End date",
+    ),
+    _property(
+        "lookback_window",
+        th.NumberType,
+        "Seconds subtracted from a bookmark (not from start_date) for late-arriving updates. Default 0.",
+        title="Lookback window",
+    ),
+    _property(
+        "page_size",
+        th.IntegerType,
+        "Records per page (payments, shop, digital, orders). Default 100, 20, 50, 200; "
+        "at most 100, 100, 50, 200.",
+        title="Page size",
+    ),
+    _property("max_retries", th.IntegerType, "Retries per request after the first try. Default 3.", title="Max retries"),
+    _property(
+        "backoff_factor",
+        th.NumberType,
+        "Exponential backoff factor: waits are about factor × 2^n seconds, jittered. Default 2.",
+        title="Backoff factor",
+    ),
+    _property(
+        "max_retry_wait",
+        th.NumberType,
+        "Cap in seconds on any single wait, Retry-After included. Default 300.",
+        title="Max retry wait",
+    ),
+    _property(
+        "requests_per_second",
+        th.NumberType,
+        "Proactive pacing shared by all streams of a run; 0 = unpaced. Default per API: "
+        "storefront 4.5, shop 2, digital 1, payments and orders 0.",
+        title="Requests per second",
+    ),
+    _property(
+        "max_concurrency",
+        th.IntegerType,
+        f"Parallel requests allowed for child streams. Default {DEFAULT_MAX_CONCURRENCY}.",
+        title="Max concurrency",
+    ),
+    _property(
+        "child_sync",
+        th.StringType(allowed_values=list(CHILD_SYNC_MODES)),
+        "shop: `all` (sub-resources of every product each run, default) or `changed` "
+        "(only of products the run emits).",
+        title="Child sync",
+    ),
+    _property("request_timeout", th.NumberType, "Seconds before a request times out. Default 60.", title="Request timeout"),
+    _property("user_agent", th.StringType, "User-Agent header. Default tap-commerce/<version>.", title="User agent"),
+).to_dict()
+
+OWN_SETTINGS = frozenset(CONFIG_SCHEMA["properties"])
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiProfile:
+    """What settings validation needs to know about one API."""
+
+    api_id: str
+    default_base_url: str
+    required: tuple[str, ...]
+    default_page_size: int | None
+    max_page_size: int | None
+    default_requests_per_second: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Validated, typed settings of one run."""
+
+    api: str
+    base_url: str
+    start_date: datetime | None
+    end_date: datetime | None
+    lookback_window: float
+    page_size: int | None
+    max_retries: int
+    backoff_factor: float
+    max_retry_wait: float
+    requests_per_second: float
+    max_concurrency: int
+    child_sync: str
+    request_timeout: float
+    user_agent: str
+    secrets: tuple[str, ...]
+
+
+def check_api(config: Mapping[str, t.Any]) -> str:
+    """The chosen API id, or a ConfigError saying which ids exist."""
+    api = config.get("api")
+    allowed = ", ".join(API_IDS)
+    if api in (None, ""):
+        msg = f"setting 'api' is required: one of {allowed}"
+        raise ConfigError(msg)
+    if api not in API_IDS:
+        msg = f"setting 'api' is {api!r}: must be one of {allowed}"
+        raise ConfigError(msg)
+    return t.cast("str", api)
+
+
+def resolve(config: Mapping[str, t.Any], profile: ApiProfile, version: str) -> Settings:
+    """Validate the config for one API and return typed settings.
+
+    Raises:
+        ConfigError: with one line naming the first wrong setting.
+    """
+    for name in profile.required:
+        value = config.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            msg = f"setting '{name}' is required for api '{profile.api_id}'"
+            raise ConfigError(msg)
+        if not isinstance(value, str):
+            # never echo the value: it may be a secret
+            msg = f"setting '{name}' must be a string"
+            raise ConfigError(msg)
+
+    base_url = _url(config, "base_url", profile.default_base_url)
+    if profile.api_id == "orders":
+        _url(config, "token_url", None)
+
+    page_size = profile.default_page_size
+    if profile.max_page_size is not None and config.get("page_size") is not None:
+        page_size = _integer(config, "page_size", 1, profile.default_page_size)
+        if page_size > profile.max_page_size:
+            msg = (
+                f"setting 'page_size' is {page_size}: the {profile.api_id} API allows at most "
+                f"{profile.max_page_size}"
+            )
+            raise ConfigError(msg)
+
+    child_sync = config.get("child_sync") or "all"
+    if child_sync not in CHILD_SYNC_MODES:
+        msg = f"setting 'child_sync' is {child_sync!r}: must be 'all' or 'changed'"
+        raise ConfigError(msg)
+
+    user_agent = config.get("user_agent") or f"tap-commerce/{version}"
+    if not isinstance(user_agent, str):
+        msg = "setting 'user_agent' must be a string"
+        raise ConfigError(msg)
+
+    secrets = tuple(
+        value
+        for name in (*SECRET_SETTINGS, "client_id")
+        if isinstance(value := config.get(name), str) and value
+    )
+    return Settings(
+        api=profile.api_id,
+        base_url=base_url,
+        start_date=_datetime(config, "start_date"),
+        end_date=_datetime(config, "end_date"),
+        lookback_window=_number(config, "lookback_window", 0, 0),
+        page_size=page_size,
+        max_retries=_integer(config, "max_retries", 0, 3),
+        backoff_factor=_number(config, "backoff_factor", 0, 2),
+        max_retry_wait=_number(config, "max_retry_wait", 0, 300),
+        requests_per_second=_number(
+            config, "requests_per_second", 0, profile.default_requests_per_second
+        ),
+        max_concurrency=_integer(config, "max_concurrency", 1, DEFAULT_MAX_CONCURRENCY),
+        child_sync=child_sync,
+        request_timeout=_number(config, "request_timeout", 0.001, 60),
+        user_agent=user_agent,
+        secrets=secrets,
+    )
+
+
+def _integer(config: Mapping[str, t.Any], name: str, minimum: int, default: int | None) -> int:
+    value = config.get(name)
+    if value is None or value == "":
+        return t.cast("int", default)
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        msg = f"setting '{name}' must be a whole number ≥ {minimum}"
+        raise ConfigError(msg)
+    return value
+
+
+def _number(config: Mapping[str, t.Any], name: str, minimum: float, default: float) -> float:
+    value = config.get(name)
+    if value is None or value == "":
+        return float(default)
+    number: float | None
+    try:
+        number = float(Decimal(str(value).strip())) if not isinstance(value, bool) else None
+    except InvalidOperation:
+        number = None
+    if number is None or number != number or number < minimum or number == float("inf"):  # noqa: PLR0124
+        msg = f"setting '{name}' must be a number ≥ {minimum:g}"
+        raise ConfigError(msg)
+    return number
+
+
+def _datetime(config: Mapping[str, t.Any], name: str) -> datetime | None:
+    value = config.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        msg = (
+            f"setting '{name}' is {value!r}: expected an RFC 3339 date-time such as "
+            "2024-01-31T00:00:00Z"
+        )
+        raise ConfigError(msg) from None
+
+
+def _url(config: Mapping[str, t.Any], name: str, default: str | None) -> str:
+    value = config.get(name) or default
+    if not value:
+        msg = f"setting '{name}' is required for api 'orders'"
+        raise ConfigError(msg)
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        msg = f"setting '{name}' is {value!r}: expected an http(s) URL such as https://api.example.com/"
+        raise ConfigError(msg)
+    return t.cast("str", value)
