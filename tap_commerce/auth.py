@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
@@ -121,20 +121,15 @@ class OAuthClientCredentials(AuthBase):
             raise ValueError(msg)
         self._on_token(token)
         lifetime = _seconds(answer.get("expires_in"))
-        margin = min(self.MARGIN_SECONDS, lifetime / 10) if lifetime else 0.0
         self._token = token
-        self._renew_at = started + lifetime - margin if lifetime else float("inf")
+        if lifetime is None:  # no expires_in: valid until the API says otherwise (401)
+            self._renew_at = float("inf")
+        else:
+            self._renew_at = started + lifetime - min(self.MARGIN_SECONDS, lifetime / 10)
 
 
-def _seconds(value: object) -> float:
+def _seconds(value: object) -> float | None:
     try:
         return max(float(value), 0.0)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return 0.0
-
-
-def query_without(url: str, name: str) -> str:
-    """``url`` with one query parameter removed (for messages that must not carry it)."""
-    parts = urlsplit(url)
-    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
-    return urlunsplit(parts._replace(query=urlencode(pairs)))
+        return None

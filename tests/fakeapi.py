@@ -139,7 +139,7 @@ def cursor_handler(server, path: str, records: list[dict], *, selector: str, pag
     return handler
 
 
-_FILTER = re.compile(r"^lastmodifieddate:\[([^.\]]*Z)\.\.([^\]]*)\]$")
+_FILTER = re.compile(r"^lastmodifieddate:\[(.+?Z)\.\.(.*)\]$")
 
 
 def orders_handler(server, records: list[dict], *, max_limit: int = 200, token: str = "fake-access-token"):  # noqa: ANN001, ANN201

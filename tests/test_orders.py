@@ -1,0 +1,139 @@
+"""orders (contract §2.5): OAuth2 client credentials, an always-sent filter, offset/limit."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from urllib.parse import parse_qs
+
+import pytest
+from werkzeug import Request, Response
+
+from tap_commerce.errors import AuthError
+from tests.fakeapi import json_response, orders_handler, sent
+from tests.harness import run
+
+
+def amount(value: str) -> dict:
+    return {"currency": "USD", "value": value}
+
+
+def order(i: int, modified: str) -> dict:
+    return {
+        "order_id": f"12-{i:05d}-89012", "creation_date": "2024-01-01T00:00:00.000Z",
+        "last_modified_date": modified, "order_fulfillment_status": "FULFILLED",
+        "order_payment_status": "PAID", "seller_id": "s1", "buyer": {"username": "ann"},
+        "pricing_summary": {"price_subtotal": amount("10.00"), "delivery_cost": amount("0.00"), "total": amount("10.00")},
+        "line_items": [{"line_item_id": "1", "sku": None, "title": "T", "quantity": 1, "line_item_cost": amount("10.00")}],
+        "cancel_status": {"cancel_state": "NONE_REQUESTED"}, "sales_record_reference": None,
+    }  # fmt: skip
+
+
+class TokenEndpoint:
+    """Issues numbered tokens; the orders fake accepts only the newest."""
+
+    def __init__(self, server, expires_in: int = 3600) -> None:  # noqa: ANN001
+        self.counter = itertools.count(1)
+        self.current = "none"
+        self.expires_in = expires_in
+        self.requests: list[Request] = []
+        server.expect_request("/oauth/token", method="POST").respond_with_handler(self)
+
+    def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        expected = "Basic " + base64.b64encode(b"fake-client:fake-client-secret").decode()
+        if request.headers.get("Authorization") != expected:
+            return json_response({"error": "invalid_client", "error_description": "client authentication failed"}, 401)
+        self.current = f"fake-access-token-{next(self.counter)}"
+        return json_response({"access_token": self.current, "token_type": "Bearer", "expires_in": self.expires_in})
+
+
+@pytest.fixture
+def config(server) -> dict:  # noqa: ANN001
+    return {
+        "api": "orders",
+        "base_url": server.url_for("/").rstrip("/"),
+        "client_id": "fake-client",
+        "client_secret": "fake-client-secret",
+        "token_url": server.url_for("/oauth/token"),
+        "oauth_scopes": "read:orders read:fulfilment",
+        "page_size": 3,
+    }
+
+
+def serve(server, rows: list[dict], token: TokenEndpoint) -> None:  # noqa: ANN001
+    def handler(request: Request) -> Response:
+        return orders_handler(server, rows, token=token.current)(request)
+
+    server.expect_request("/v1/orders").respond_with_handler(handler)
+
+
+def test_token_request_is_client_credentials_with_basic_client_auth(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    serve(server, [order(1, "2024-02-01T00:00:00.000Z")], token)
+    out = run(config)
+    assert len(out.records["orders"]) == 1
+    (request,) = token.requests
+    form = parse_qs(request.get_data(as_text=True))
+    assert form == {"grant_type": ["client_credentials"], "scope": ["read:orders read:fulfilment"]}
+    assert request.headers["User-Agent"].startswith("tap-commerce/")
+    assert "fake-client-secret" not in request.get_data(as_text=True)
+
+
+def test_first_run_sends_a_filter_from_the_beginning_and_pages_by_total(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    rows = [order(i, f"2020-0{i}-01T00:00:00.000Z") for i in range(1, 7)]
+    serve(server, rows, token)
+    out = run(config)
+    assert len(out.records["orders"]) == 6  # not only "the last 90 days"
+    requests = sent(server, "/v1/orders")
+    assert [r.args["offset"] for r in requests] == ["0", "3"]  # total ends it: no empty page
+    assert requests[0].args["filter"].startswith("lastmodifieddate:[1970-01-01T00:00:00.000Z..")
+    assert out.records["orders"][0]["last_modified_date"] == "2020-01-01T00:00:00+00:00"
+
+
+def test_second_run_filters_from_the_bookmark(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    rows = [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 6)]
+    serve(server, rows, token)
+    first = run(config)
+    rows[0]["last_modified_date"] = "2024-03-01T00:00:00.000Z"
+    server.clear_log()
+    second = run({**config, "lookback_window": 3600}, state=first.final_state)
+    request = sent(server, "/v1/orders")[0]
+    assert request.args["filter"].startswith("lastmodifieddate:[2024-02-04T23:00:00.000Z..")
+    assert [r["order_id"] for r in second.records["orders"]] == ["12-00005-89012", "12-00001-89012"]
+
+
+def test_a_401_mid_sync_renews_the_token_once(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    rows = [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 8)]
+
+    def handler(request: Request) -> Response:
+        response = orders_handler(server, rows, token=token.current)(request)
+        if request.args.get("offset") == "0" and response.status_code == 200:  # noqa: PLR2004
+            token.current = "revoked"  # the token dies after the first page
+        return response
+
+    server.expect_request("/v1/orders").respond_with_handler(handler)
+    out = run(config)
+    assert len(out.records["orders"]) == 7
+    assert len(token.requests) == 2  # the first token, and one renewal after the 401
+    assert [r.args["offset"] for r in sent(server, "/v1/orders")] == ["0", "3", "3", "6"]
+
+
+def test_an_expiring_token_is_renewed_before_it_expires(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server, expires_in=0)  # no lifetime: renewed for every request
+    serve(server, [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 7)], token)
+    out = run(config)
+    assert len(out.records["orders"]) == 6
+    assert len(token.requests) >= 2
+
+
+def test_bad_client_credentials_fail_at_once_naming_the_settings(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    serve(server, [], token)
+    with pytest.raises(AuthError, match=r"token endpoint refused.*401.*invalid_client.*'client_id'"):
+        run({**config, "client_secret": "fake-wrong-secret"})
+    assert len(token.requests) == 1
+    assert not sent(server, "/v1/orders")
