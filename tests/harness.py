@@ -30,6 +30,7 @@ class Output:
     messages: list[dict]
     stderr: str = ""
     returncode: int = 0
+    stdout: str = ""
 
     @property
     def records(self) -> dict[str, list[dict]]:
@@ -89,10 +90,11 @@ def run_cli(
         env={**os.environ, **(env or {})},
         check=False,
     )
-    messages = parse_lines(proc.stdout) if proc.stdout.lstrip().startswith("{") else []
     if "--discover" in args:
         messages = [json.loads(proc.stdout)] if proc.returncode == 0 else []
-    return Output(messages, proc.stderr, proc.returncode)
+    else:
+        messages = parse_lines(proc.stdout) if proc.stdout.lstrip().startswith("{") else []
+    return Output(messages, proc.stderr, proc.returncode, proc.stdout)
 
 
 def write_json(path: Path, value: object) -> Path:
