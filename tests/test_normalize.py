@@ -1,0 +1,69 @@
+"""Date-times (contract §1.2): RFC 3339 in UTC whatever the API sent, one spelling per instant."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tap_commerce.normalize import (
+    datetime_paths,
+    format_millis_z,
+    normalize_datetime,
+    normalize_datetimes,
+    parse_datetime,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("2024-03-01T12:00:00.123Z", "2024-03-01T12:00:00.123+00:00"),  # storefront
+        ("2024-03-01T07:00:00.127-05:00", "2024-03-01T12:00:00.127+00:00"),  # payments
+        ("2024-03-01T12:00:00", "2024-03-01T12:00:00+00:00"),  # shop: naive is UTC
+        ("2024-03-01T12:00:00Z", "2024-03-01T12:00:00+00:00"),  # digital
+        ("2024-03-01T12:00:00.000Z", "2024-03-01T12:00:00+00:00"),  # orders
+        ("2024-03-01T12:00:00.1234567Z", "2024-03-01T12:00:00.123456+00:00"),
+        ("2024-03-01 23:30:00+0130", "2024-03-01T22:00:00+00:00"),
+        ("2024-03-01", "2024-03-01T00:00:00+00:00"),
+    ],
+)
+def test_every_api_form_becomes_utc_rfc3339(raw: str, canonical: str) -> None:
+    assert normalize_datetime(raw) == canonical
+
+
+@pytest.mark.parametrize("raw", ["", "yesterday", "2024-13-01T00:00:00Z", "12:00", "2024/03/01"])
+def test_non_dates_are_rejected(raw: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011
+        parse_datetime(raw)
+
+
+def test_string_order_of_canonical_forms_is_time_order() -> None:
+    rng = random.Random(7)
+    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    moments = [base + timedelta(seconds=rng.randint(0, 5), microseconds=rng.choice([0, 100000, 120000, 123000, 123456, 5])) for _ in range(300)]
+    texts = [normalize_datetime(m.isoformat()) for m in moments]
+    assert sorted(texts) == [normalize_datetime(m.isoformat()) for m in sorted(moments)]
+
+
+def test_filter_form_is_millisecond_z() -> None:
+    assert format_millis_z(parse_datetime("2024-03-01T07:00:00.1279-05:00")) == "2024-03-01T12:00:00.127Z"
+
+
+def test_nested_date_times_are_found_from_the_schema_and_bad_ones_reported() -> None:
+    schema = {"properties": {
+        "id": {"type": "string"},
+        "createdOn": {"type": ["string", "null"], "format": "date-time"},
+        "payments": {"type": ["array", "null"], "items": {"type": ["object", "null"], "properties": {"paidOn": {"type": ["string", "null"], "format": "date-time"}}}},
+        "attributes": {"type": ["object", "null"]},
+    }}  # fmt: skip
+    tree = datetime_paths(schema)
+    record = {"id": "x", "createdOn": "2024-01-01T00:00:00Z", "payments": [{"paidOn": "2024-01-01T01:00:00-01:00"}, {"paidOn": None}, {"paidOn": "soon"}], "attributes": {"createdOn": "untouched"}}
+    bad: list[str] = []
+    normalize_datetimes(record, tree, bad)
+    assert record["createdOn"] == "2024-01-01T00:00:00+00:00"
+    assert record["payments"][0]["paidOn"] == "2024-01-01T02:00:00+00:00"
+    assert record["payments"][1]["paidOn"] is None
+    assert record["payments"][2]["paidOn"] == "soon" and bad == ["payments[2].paidOn"]
+    assert record["attributes"] == {"createdOn": "untouched"}  # free-form keys are data

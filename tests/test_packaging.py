@@ -1,0 +1,50 @@
+"""`pip install .` into a fresh virtual environment gives a working, self-contained tap."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+from tests.harness import REPO
+
+SCHEMA_COUNT = 27
+
+
+def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
+        check=True,
+    )
+    wheel = next(dist.glob("tap_commerce-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    schemas = [n for n in names if n.startswith("tap_commerce/schemas/") and n.endswith(".json")]
+    assert len(schemas) == SCHEMA_COUNT
+    assert not any(n.startswith("tests/") for n in names)
+
+    env = tmp_path / "venv"
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True)  # noqa: S603
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api": "shop"}))
+    # run from an empty directory, so nothing can be found through the source tree
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    proc = subprocess.run(  # noqa: S603
+        [str(env / "bin" / "tap-commerce"), "--config", str(config), "--discover"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    catalog = json.loads(proc.stdout)
+    assert len(catalog["streams"]) == 14
+    reviews = next(s for s in catalog["streams"] if s["tap_stream_id"] == "products_reviews")
+    assert reviews["schema"]["properties"]["created_at_utc"]["format"] == "date-time"
