@@ -292,15 +292,20 @@ class CommerceStream(RESTStream):
         fields = self._fields
         key = self.replication_key
         window = self.window if key else None
-        for record in self.fetch_records(context):
-            if record.keys() - fields:
-                self._drop_unknown_fields(record)
-            if window is not None:
-                value = record.get(key)  # type: ignore[arg-type]
-                if value is not None and not window.admits(value):
-                    self.outside_window(record, context)
-                    continue
-            yield record
+        try:
+            for record in self.fetch_records(context):
+                if record.keys() - fields:
+                    self._drop_unknown_fields(record)
+                if window is not None:
+                    value = record.get(key)  # type: ignore[arg-type]
+                    if value is not None and not window.admits(value):
+                        self.outside_window(record, context)
+                        continue
+                yield record
+        finally:
+            if self.child_streams:
+                # every child list of this parent has been taken (or never will be)
+                self._tap.fanout.close()
 
     # -- parent side of child streams ------------------------------------------------
 

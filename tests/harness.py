@@ -59,13 +59,27 @@ def parse_lines(text: str) -> list[dict]:
 
 def run(config: dict, *, state: dict | None = None, catalog: dict | None = None) -> Output:
     """Sync in-process (fast; exceptions propagate to the test)."""
+    output, error = run_until_failure(config, state=state, catalog=catalog)
+    if error is not None:
+        raise error
+    return output
+
+
+def run_until_failure(
+    config: dict, *, state: dict | None = None, catalog: dict | None = None
+) -> tuple[Output, Exception | None]:
+    """Sync in-process; return what was written before a failure, and the failure."""
     buffer = io.BytesIO()
     stdout = io.TextIOWrapper(buffer, encoding="utf-8")
     tap = TapCommerce(config={**FAST, **config}, state=state, catalog=catalog)
+    error: Exception | None = None
     with contextlib.redirect_stdout(stdout):
-        tap.sync_all()
+        try:
+            tap.sync_all()
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            error = exc
         stdout.flush()
-    return Output(parse_lines(buffer.getvalue().decode()))
+    return Output(parse_lines(buffer.getvalue().decode())), error
 
 
 def run_cli(
