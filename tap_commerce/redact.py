@@ -69,14 +69,15 @@ class SecretFilter(logging.Filter):
         return True
 
 
-def install(redactor: Redactor) -> SecretFilter:
-    """Put one `SecretFilter` on every handler of the root logger (idempotent)."""
-    root = logging.getLogger()
-    for handler in root.handlers:
-        for existing in handler.filters:
-            if isinstance(existing, SecretFilter):
-                existing.redactor.add(*redactor._secrets)  # noqa: SLF001
-                break
-        else:
+def install(redactor: Redactor) -> None:
+    """Make ``redactor`` the one that filters every handler of the root logger.
+
+    A handler that already has a `SecretFilter` (an earlier run in this process) gets the
+    new redactor, so the secrets and tokens of the current run are the ones masked.
+    """
+    for handler in logging.getLogger().handlers:
+        existing = next((f for f in handler.filters if isinstance(f, SecretFilter)), None)
+        if existing is None:
             handler.addFilter(SecretFilter(redactor))
-    return SecretFilter(redactor)
+        else:
+            existing.redactor = redactor
