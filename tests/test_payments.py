@@ -175,3 +175,17 @@ def test_a_400_fails_the_run_with_the_apis_message(server, config) -> None:  # n
 
     with pytest.raises(ApiError, match="order_payments.*400.*limit too large"):
         run(config)
+
+
+def test_the_command_writes_only_singer_messages_to_stdout(server, config, tmp_path) -> None:  # noqa: ANN001
+    from tests.harness import run_cli  # noqa: PLC0415
+
+    serve(server, [payment(i) for i in range(1, 5)], [product(1)])
+    out = run_cli([], config=config, tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert {m["type"] for m in out.messages} == {"SCHEMA", "RECORD", "STATE"}
+    first_record = next(i for i, m in enumerate(out.messages) if m["type"] == "RECORD")
+    assert out.messages[first_record - 1]["type"] == "SCHEMA"
+    assert out.messages[-1]["type"] == "STATE"
+    assert len(out.records["order_payments"]) == 4
+    assert "fake-payments-key" not in out.stdout + out.stderr
