@@ -1,0 +1,29 @@
+"""A local emulator of the five commerce APIs tap-commerce reads (contract §2).
+
+One process, one loopback port, every API under its own path prefix::
+
+    from tap_commerce.sandbox import Sandbox
+
+    with Sandbox(seed=1, scale=1.0) as sb:
+        config = sb.config("shop")        # a ready tap config
+        rows = sb.records("shop", "products")
+        sb.mutate(added=5, updated=5)     # new and changed records, stamped "now"
+        sb.fail_next(2, "503")            # fault drills
+        print(sb.stats())
+
+Run it from a shell with ``python -m tap_commerce.sandbox serve`` (see :mod:`.cli`).
+"""
+
+from .data import APIS
+from .faults import KINDS as FAULT_KINDS
+from .sandbox import BASE_PATHS, DEFAULT_CREDENTIALS, TOKEN_PATH, Sandbox, write_config_files
+
+__all__ = [
+    "APIS",
+    "BASE_PATHS",
+    "DEFAULT_CREDENTIALS",
+    "FAULT_KINDS",
+    "TOKEN_PATH",
+    "Sandbox",
+    "write_config_files",
+]

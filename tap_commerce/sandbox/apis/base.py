@@ -1,0 +1,127 @@
+"""What the five emulated APIs share: routing, parameter parsing, error responses and
+page assembly from cached record fragments."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ..data import Dataset, Table
+from ..jsonenc import RawJSON, dump_bytes
+from ..wire import ApiError, Request, Response, json_response, raw_json_response
+
+Handler = Callable[..., Response]
+
+
+class Api:
+    """Base of one emulated API. Subclasses set ``name``/``prefix``, register routes and
+    say how their errors look (:meth:`error_body`)."""
+
+    name: str = ""
+    prefix: str = ""  # path prefix on the sandbox server, without trailing slash
+
+    def __init__(self, dataset: Dataset, credentials: Mapping[str, str]) -> None:
+        self.dataset = dataset
+        self.credentials = dict(credentials)
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    # Routing -------------------------------------------------------------------------
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        self._routes.append((method, re.compile(f"^{pattern}$"), handler))
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request whose path is already stripped of :attr:`prefix`."""
+        allowed = []
+        try:
+            for method, pattern, handler in self._routes:
+                match = pattern.match(request.path)
+                if match is None:
+                    continue
+                if method != request.method:
+                    allowed.append(method)
+                    continue
+                return handler(request, *match.groups())
+            if allowed:
+                raise ApiError(
+                    405,
+                    f"Method {request.method} not allowed",
+                    headers=[("Allow", ", ".join(allowed))],
+                )
+            raise ApiError(404, f"No such resource: {request.path}")
+        except ApiError as exc:
+            return self.error(exc.status, exc.message, headers=exc.headers, **exc.extra)
+
+    # Errors --------------------------------------------------------------------------
+
+    def error_body(self, status: int, message: str, **extra: Any) -> Any:
+        """The API's own error body for ``status``."""
+        raise NotImplementedError
+
+    def error(
+        self, status: int, message: str, *, headers: Iterable[tuple[str, str]] = (), **extra: Any
+    ) -> Response:
+        return json_response(status, self.error_body(status, message, **extra), headers)
+
+    def too_many_requests(self, headers: Iterable[tuple[str, str]] = ()) -> Response:
+        return self.error(429, "Too many requests; slow down.", headers=headers)
+
+    def internal_error(self) -> Response:
+        return self.error(500, "Internal server error")
+
+    # Helpers for handlers --------------------------------------------------------------
+
+    def table(self, stream: str) -> Table:
+        table = self.dataset.table(self.name, stream)
+        assert isinstance(table, Table)
+        return table
+
+
+def int_param(
+    params: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None
+) -> int:
+    """An integer query parameter; a malformed or out-of-range value is a 400."""
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ApiError(400, f"{name} must be at least {minimum}{upper}, got {value}")
+    return value
+
+
+class Page:
+    """One page of a table read in creation order (``live`` sliced at ``start``)."""
+
+    def __init__(self, table: Table, live: Sequence[int], start: int, size: int) -> None:
+        self.table, self.live, self.start, self.size = table, live, start, size
+        self.records = raw(table.fragments(live[start : start + size]))
+
+    def warm_next(self) -> None:
+        """Generate the next page ahead of the client's request for it."""
+        self.table.warm(self.live, self.start + self.size, self.size)
+
+
+def offset_page(
+    table: Table, params: Mapping[str, str], default_limit: int, max_limit: int
+) -> Page:
+    """The page an ``offset``/``limit`` request selects, in creation order."""
+    offset = int_param(params, "offset", 0, 0)
+    limit = int_param(params, "limit", default_limit, 1, max_limit)
+    return Page(table, table.live(), offset, limit)
+
+
+def raw(fragments: Sequence[str]) -> list[RawJSON]:
+    """Cached record texts, ready to embed in an envelope being encoded."""
+    return [RawJSON(f) for f in fragments]
+
+
+def page_response(envelope: Any, after: Callable[[], None] | None = None) -> Response:
+    response = raw_json_response(200, dump_bytes(envelope))
+    response.after = after
+    return response

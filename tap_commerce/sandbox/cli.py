@@ -1,0 +1,150 @@
+"""``tap-commerce-sandbox`` (also ``python -m tap_commerce.sandbox``).
+
+serve          run the sandbox until SIGINT/SIGTERM, printing its URL
+write-configs  write <api>.json tap configs for a sandbox at --url
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+import simplejson
+
+from .data import APIS
+from .sandbox import DEFAULT_CREDENTIALS, Sandbox, tap_config, write_config_files
+
+
+def _size(text: str) -> tuple[str, int]:
+    stream, sep, count = text.partition("=")
+    if not sep or not count.isdigit():
+        raise argparse.ArgumentTypeError(f"expected api.stream=N, got {text!r}")
+    return stream, int(count)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tap-commerce-sandbox",
+        description="A local emulator of the five commerce APIs tap-commerce reads.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the sandbox server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument("--scale", type=float, default=1.0)
+    serve.add_argument(
+        "--size",
+        type=_size,
+        action="append",
+        default=[],
+        metavar="API.STREAM=N",
+        help="exact record count of one stream (repeatable)",
+    )
+    serve.add_argument("--anchor", help="the data's 'present' as YYYY-MM-DD (default: today UTC)")
+    serve.add_argument("--rate-limits", action="store_true", help="enforce each API's rate limit")
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply rate-limit windows, cool-downs and Retry-After by this",
+    )
+    serve.add_argument("--latency-ms", type=float, default=0.0, help="added to every API request")
+    serve.add_argument(
+        "--token-ttl", type=float, default=3600, help="orders token lifetime, seconds"
+    )
+    serve.add_argument("--shop-envelope", choices=("object", "bare"), default="object")
+    serve.add_argument("--digital-envelope", choices=("array", "object"), default="array")
+    serve.add_argument(
+        "--no-payments-total", action="store_true", help="omit total from payments pages"
+    )
+    serve.add_argument("--write-configs", metavar="DIR", help="write <api>.json tap configs here")
+    serve.add_argument(
+        "--warm",
+        action="store_true",
+        help="generate every record before printing the URL (for benchmarks)",
+    )
+
+    write = commands.add_parser("write-configs", help="write tap configs for a running sandbox")
+    write.add_argument("--url", required=True, help="the sandbox URL, e.g. http://127.0.0.1:8765")
+    write.add_argument("directory")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    sandbox = Sandbox(
+        seed=args.seed,
+        scale=args.scale,
+        sizes=dict(args.size),
+        anchor=args.anchor,
+        host=args.host,
+        port=args.port,
+        rate_limits=args.rate_limits,
+        time_scale=args.time_scale,
+        latency=args.latency_ms / 1000,
+        token_ttl=args.token_ttl,
+        shop_envelope=args.shop_envelope,
+        digital_envelope=args.digital_envelope,
+        payments_total=not args.no_payments_total,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    if args.warm:
+        sandbox.warm()
+    sandbox.start()
+    try:
+        if args.write_configs:
+            for path in sandbox.write_configs(args.write_configs).values():
+                print(f"wrote {path}", file=sys.stderr)
+        # The URL line comes last: whoever reads it may rely on the configs being there.
+        print(sandbox.url, flush=True)
+        print("serving; stop with Ctrl-C", file=sys.stderr, flush=True)
+        while not stop.wait(0.5):  # a timed wait keeps signals responsive
+            pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+def offline_configs(url: str) -> dict[str, dict]:
+    """The configs a sandbox at ``url`` with default credentials and no rate limits has."""
+    return {api: tap_config(api, url, DEFAULT_CREDENTIALS[api]) for api in APIS}
+
+
+def _write_configs(args: argparse.Namespace) -> int:
+    """Ask the running sandbox for its configs (they reflect its credentials and limits);
+    if it cannot be reached, fall back to the defaults."""
+    url = args.url.rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{url}/_admin/configs", timeout=5) as response:
+            configs = simplejson.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(
+            f"could not read {url}/_admin/configs ({exc}); writing default configs", file=sys.stderr
+        )
+        configs = offline_configs(url)
+    for path in write_config_files(configs, args.directory).values():
+        print(path)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _write_configs(args)
+    except (ValueError, OSError) as exc:
+        print(f"tap-commerce-sandbox: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""The :class:`Sandbox`: the Python face of the emulator, used by tests, benchmarks, the
+CLI and the admin endpoints alike."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .admin import Admin
+from .apis import Api, DigitalApi, OrdersApi, PaymentsApi, ShopApi, StorefrontApi
+from .data import APIS, ChildTable, Dataset, Table
+from .faults import SLOW_SECONDS, FaultInjector, FaultPlan, Target
+from .jsonenc import dumps, loads
+from .ratelimit import build_limiters
+from .requestlog import RequestLog
+from .server import App, SandboxServer
+from .timefmt import to_millis, today_midnight_ms
+
+#: Fixed, obviously fake credentials; each can be overridden per API in the constructor.
+DEFAULT_CREDENTIALS: dict[str, dict[str, str]] = {
+    "storefront": {"api_key": "sandbox-storefront-token"},
+    "payments": {"api_key": "sandbox-payments-key"},
+    "shop": {"api_key": "sandbox-shop-key", "api_secret": "sandbox-shop-secret"},
+    "digital": {"username": "sandbox-user", "password": "sandbox-password"},
+    "orders": {"client_id": "sandbox-client-id", "client_secret": "sandbox-client-secret"},
+}
+#: Where each API lives on the sandbox server (these are the configs' base URL paths).
+BASE_PATHS = {
+    "storefront": "/storefront/1.0/",
+    "payments": "/payments/",
+    "shop": "/shop/",
+    "digital": "/digital/v1/",
+    "orders": "/orders/",
+}
+TOKEN_PATH = "/orders/oauth/token"
+ORDERS_SCOPE = "orders.read"
+#: The contract's default requests_per_second; configs use it only when limits are on.
+CONTRACT_PACING = {"storefront": 4.5, "payments": 0, "shop": 2, "digital": 1, "orders": 0}
+
+
+class Sandbox:
+    """A local emulator of the five commerce APIs on one loopback port.
+
+    Args:
+        seed, scale: generated data is a pure function of these (and ``sizes``, ``anchor``);
+            scale 1.0 gives a few hundred to a few thousand records per stream.
+        sizes: exact record counts by ``"api.stream"``, e.g. ``{"payments.order_payments": 10**5}``.
+        anchor: the "present" of the generated history (default: today 00:00 UTC); records
+            span three years up to it.
+        host, port: where to listen; port 0 picks a free port.
+        credentials: per-API overrides of :data:`DEFAULT_CREDENTIALS`.
+        rate_limits: ``True`` for every API's limit, or ``{"api": {option: value}}`` for some.
+        time_scale: multiplies every rate-limit window, cool-down and ``Retry-After``.
+        latency: seconds added to every API request.
+        token_ttl: lifetime (seconds, not scaled) of orders access tokens.
+        shop_envelope: ``"object"`` (``{"data": [...]}``) or ``"bare"`` (``[...]``).
+        digital_envelope: ``"array"`` (``[{"product": {...}}, ...]``) or ``"object"``
+            (``{"product": [...]}``).
+        payments_total: whether payments pages carry ``total``.
+        clock: epoch seconds (default ``time.time``): "now" for mutations and the orders
+            API's 90-day default.
+    """
+
+    def __init__(
+        self,
+        seed: int = 1,
+        scale: float = 1.0,
+        *,
+        sizes: Mapping[str, int] | None = None,
+        anchor: date | datetime | str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        credentials: Mapping[str, Mapping[str, str]] | None = None,
+        rate_limits: bool | Mapping[str, Mapping[str, Any]] = False,
+        time_scale: float = 1.0,
+        latency: float = 0.0,
+        token_ttl: float = 3600,
+        shop_envelope: str = "object",
+        digital_envelope: str = "array",
+        payments_total: bool = True,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if scale < 0:
+            raise ValueError("scale must not be negative")
+        self.seed, self.scale = seed, scale
+        self.host, self._port = host, port
+        self.time_scale = time_scale
+        self.credentials = {api: dict(creds) for api, creds in DEFAULT_CREDENTIALS.items()}
+        for api, overrides in (credentials or {}).items():
+            if api not in self.credentials:
+                raise ValueError(f"credentials: unknown api {api!r}; one of {', '.join(APIS)}")
+            self.credentials[api].update(overrides)
+        anchor_ms = today_midnight_ms() if anchor is None else to_millis(anchor)
+        self.dataset = Dataset(seed, scale, anchor_ms, sizes, clock or time.time)
+        self._limiters = build_limiters(rate_limits, time_scale)
+        self.orders_api = OrdersApi(self.dataset, self.credentials["orders"], token_ttl=token_ttl)
+        apis: list[Api] = [
+            StorefrontApi(self.dataset, self.credentials["storefront"]),
+            PaymentsApi(self.dataset, self.credentials["payments"], include_total=payments_total),
+            ShopApi(self.dataset, self.credentials["shop"], envelope=shop_envelope),
+            DigitalApi(self.dataset, self.credentials["digital"], envelope=digital_envelope),
+            self.orders_api,
+        ]
+        self._faults = FaultInjector()
+        self._log = RequestLog()
+        self._stopping = threading.Event()
+        self._app = App(
+            apis,
+            Admin(self).handle,
+            self._faults,
+            self._limiters,
+            self._log,
+            self._stopping,
+            latency=latency,
+            time_scale=time_scale,
+        )
+        self._server: SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Listen and serve in a background thread; returns ``self``."""
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already running")
+        self._stopping.clear()
+        self._server = SandboxServer((self.host, self._port), self._app)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection (idempotent)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()  # wakes requests sleeping on latency or a slow fault
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            return self._port
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (a wildcard listen address is reached via loopback)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
+
+    # Tap configs -------------------------------------------------------------------------
+
+    def config(self, api: str) -> dict[str, Any]:
+        """A ready tap config for ``api``: base URL, credentials and pacing to match."""
+        if api not in BASE_PATHS:
+            raise ValueError(f"unknown api {api!r}; one of {', '.join(APIS)}")
+        # Unlimited sandbox: no reason to pace. Limited: the contract's pacing, scaled.
+        limited = api in self._limiters
+        pacing = CONTRACT_PACING[api] / self.time_scale if limited else 0
+        return tap_config(api, self.url, self.credentials[api], pacing)
+
+    def configs(self) -> dict[str, dict[str, Any]]:
+        return {api: self.config(api) for api in APIS}
+
+    def write_configs(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
+        """Write ``<api>.json`` for all five APIs into ``directory``; returns the paths."""
+        return write_config_files(self.configs(), directory)
+
+    # Data --------------------------------------------------------------------------------
+
+    def streams(self, api: str | None = None) -> dict[str, dict[str, int]]:
+        """``{api: {stream: record count}}``."""
+        apis = [api] if api else list(APIS)
+        return {a: {s: self.count(a, s) for s in self.dataset.tables[a]} for a in apis}
+
+    def count(self, api: str, stream: str) -> int:
+        table = self.dataset.table(api, stream)
+        if isinstance(table, ChildTable):
+            return sum(len(rows) for rows in table.all_rows().values())
+        return len(table.live())
+
+    def records(
+        self, api: str, stream: str, offset: int = 0, limit: int | None = None
+    ) -> list[dict]:
+        """The records the API currently serves, oldest first, as fresh JSON-ready objects
+        (decoded from the exact text the API sends, so decimals are ``Decimal``). Child
+        streams: every row of every live product, each with ``prd_id`` added as the tap does."""
+        table = self.dataset.table(api, stream)
+        if isinstance(table, ChildTable):
+            rows = [
+                {**row, "prd_id": pid}
+                for pid, rs in self.child_records(api, stream).items()
+                for row in rs
+            ]
+            return rows[offset : None if limit is None else offset + limit]
+        live = table.live()
+        fragments = table.fragments(live[offset : None if limit is None else offset + limit])
+        return loads("[" + ",".join(fragments) + "]")
+
+    def child_records(self, api: str, stream: str) -> dict[Any, list[dict]]:
+        """``{product id: rows}`` of a child stream, rows exactly as the API serves them."""
+        table = self.dataset.table(api, stream)
+        if not isinstance(table, ChildTable):
+            raise ValueError(f"{api}.{stream} is not a child stream")
+        return {pid: loads(dumps(rows)) for pid, rows in table.all_rows().items()}
+
+    def warm(self, api: str | None = None, streams: Iterable[str] | None = None) -> None:
+        """Generate and encode every base record now rather than on first read (about
+        25 µs a record), so a benchmark's first pass measures the client, not generation.
+        Encoded records are cached up to ~160 MB per stream."""
+        for name in [api] if api else APIS:
+            for stream, table in self.dataset.tables[name].items():
+                if isinstance(table, Table) and (streams is None or stream in streams):
+                    table.warm(range(table.size), 0, table.size)
+
+    def mutate(
+        self,
+        api: str | None = None,
+        added: int = 5,
+        updated: int = 5,
+        deleted: int = 0,
+        streams: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Add ``added`` records to, update ``updated`` and delete ``deleted`` records of
+        every mutable stream of ``api`` (all APIs if ``None``), or only of ``streams``.
+
+        New records are created (and modified) "now"; updated ones get their modification
+        field (e.g. ``modifiedOn``, shop products' ``updated_at_utc``) set to "now" plus a
+        change of content. Deterministic given the number of earlier mutations. Returns
+        ``{"mutation": n, "now_ms": ..., "streams": {"api.stream": {"added": [ids],
+        "updated": [ids], "deleted": [ids]}}}``."""
+        return self.dataset.mutate(api, list(streams) if streams else None, added, updated, deleted)
+
+    # Traffic, faults and knobs -------------------------------------------------------------
+
+    @property
+    def requests(self) -> RequestLog:
+        """Every API request received (admin requests excluded), oldest first."""
+        return self._log
+
+    def stats(self) -> dict[str, Any]:
+        """Request, status, 429 and fault counters."""
+        return self._log.stats()
+
+    @property
+    def count_429(self) -> int:
+        """429 responses sent so far (rate limits and injected faults)."""
+        return self._log.count_429
+
+    def reset_stats(self) -> None:
+        """Clear the request log and every counter."""
+        self._log.clear()
+
+    def set_faults(
+        self,
+        rate: float = 0.0,
+        kinds: Iterable[str] = ("500",),
+        seed: int = 0,
+        *,
+        apis: Iterable[str] | str | None = None,
+        path: str | None = None,
+        schedule: Mapping[int, str] | None = None,
+        slow_seconds: float = SLOW_SECONDS,
+    ) -> None:
+        """Fail matching API requests at ``rate`` with kinds drawn from ``kinds``, and/or the
+        n-th matching request (1-based) with ``schedule[n]``; see :mod:`.faults`."""
+        self._faults.set(
+            FaultPlan(
+                rate, tuple(kinds), seed, Target.of(apis, path), dict(schedule or {}), slow_seconds
+            )
+        )
+
+    def fail_next(
+        self,
+        n: int = 1,
+        kind: str = "500",
+        *,
+        apis: Iterable[str] | str | None = None,
+        path: str | None = None,
+        slow_seconds: float = SLOW_SECONDS,
+    ) -> None:
+        """Fail the next ``n`` matching API requests with ``kind``."""
+        self._faults.fail_next(n, kind, Target.of(apis, path), slow_seconds)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def latency(self) -> float:
+        """Seconds added to every API request (settable while running)."""
+        return self._app.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._app.latency = max(0.0, float(seconds))
+
+    @property
+    def token_ttl(self) -> float:
+        """Lifetime of orders access tokens issued from now on (settable)."""
+        return self.orders_api.tokens.ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.orders_api.tokens.ttl = seconds
+
+    def expire_tokens(self) -> None:
+        """Expire every orders access token issued so far."""
+        self.orders_api.tokens.expire_all()
+
+
+def tap_config(
+    api: str, url: str, credentials: Mapping[str, str], requests_per_second: float = 0
+) -> dict[str, Any]:
+    """The tap config that points ``api`` at a sandbox served at ``url``."""
+    url = url.rstrip("/")
+    config: dict[str, Any] = {"api": api, "base_url": url + BASE_PATHS[api], **credentials}
+    if api == "orders":
+        config["token_url"] = url + TOKEN_PATH
+        config["oauth_scopes"] = ORDERS_SCOPE
+    config["requests_per_second"] = requests_per_second
+    return config
+
+
+def write_config_files(
+    configs: Mapping[str, Mapping[str, Any]], directory: str | os.PathLike[str]
+) -> dict[str, Path]:
+    """Write each config as ``<directory>/<api>.json``."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for api, config in configs.items():
+        path = folder / f"{api}.json"
+        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        paths[api] = path
+    return paths
