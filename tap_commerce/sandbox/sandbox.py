@@ -88,6 +88,8 @@ class Sandbox:
     ) -> None:
         if scale < 0:
             raise ValueError("scale must not be negative")
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
         self.seed, self.scale = seed, scale
         self.host, self._port = host, port
         self.time_scale = time_scale
