@@ -30,7 +30,7 @@ from tap_commerce.normalize import (
     normalize_datetimes,
     parse_datetime,
 )
-from tap_commerce.pagination import Page, page_of
+from tap_commerce.pagination import OffsetPaginator, Page, SinglePagePaginator, page_of
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
     InvalidBodyError,
@@ -188,7 +188,7 @@ class CommerceStream(RESTStream):
         auth = self.authenticator
         renewed = False
         while True:
-            self.authenticator(prepared_request)
+            auth(prepared_request)
             used = prepared_request.headers.get("Authorization")
             response = self._tap.transport.send(prepared_request)
             self._write_request_duration_log(
@@ -290,22 +290,25 @@ class CommerceStream(RESTStream):
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Records to emit: unknown fields dropped, the incremental window applied."""
         fields = self._fields
-        key = self.replication_key
-        window = self.window if key else None
         try:
             for record in self.fetch_records(context):
                 if record.keys() - fields:
                     self._drop_unknown_fields(record)
-                if window is not None:
-                    value = record.get(key)  # type: ignore[arg-type]
-                    if value is not None and not window.admits(value):
-                        self.outside_window(record, context)
-                        continue
+                if not self.in_window(record):
+                    self.outside_window(record, context)
+                    continue
                 yield record
         finally:
             if self.child_streams:
                 # every child list of this parent has been taken (or never will be)
                 self._tap.fanout.close()
+
+    def in_window(self, record: dict) -> bool:
+        """Whether the incremental window admits a record (always, for full-table streams
+        and for a record whose replication key is null: it cannot be placed, so it is kept)."""
+        key = self.replication_key
+        value = record.get(key) if key else None
+        return value is None or self.window.admits(value)
 
     # -- parent side of child streams ------------------------------------------------
 
@@ -326,12 +329,9 @@ class CommerceStream(RESTStream):
         children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
         if not children:
             return
-        key = self.replication_key
-        if key and not self._children_of_every_record():
-            window = self.window
-            records = [r for r in records if r.get(key) is None or window.admits(r[key])]
-        key_field = self.primary_keys[0]
-        contexts = [{ChildStream.parent_key: r[key_field]} for r in records]
+        if not self._children_of_every_record():
+            records = [r for r in records if self.in_window(r)]
+        contexts = [self.get_child_context(r, None) for r in records]
         self._tap.fanout.prefetch(t.cast("list[ChildStream]", children), contexts)
 
     def _drop_unknown_fields(self, record: dict) -> None:
@@ -390,6 +390,29 @@ class CommerceStream(RESTStream):
             lower_text=format_datetime(lower) if lower else None,
             upper_text=format_datetime(upper),
         )
+
+
+class OffsetLimitStream(CommerceStream):
+    """``offset``/``limit`` lists (payments, shop, orders): pages of ``page_size``."""
+
+    def get_new_paginator(self) -> BaseAPIPaginator:  # noqa: D102
+        if not self.endpoint.paginated:
+            return SinglePagePaginator()
+        return OffsetPaginator(t.cast("int", self._tap.settings.page_size), self.is_last_page)
+
+    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
+        if not self.endpoint.paginated:
+            return {}
+        return {**self.filter_params(), "offset": token, "limit": self._tap.settings.page_size}
+
+    def filter_params(self) -> dict:
+        """The API's server-side date filter, sent on every page (none by default)."""
+        return {}
+
+    def is_last_page(self, page: Page, next_offset: int) -> bool:  # noqa: PLR6301
+        """A full page is the last when the body's ``total`` says so."""
+        total = page.body.get("total") if isinstance(page.body, dict) else None
+        return isinstance(total, int) and not isinstance(total, bool) and next_offset >= total
 
 
 def _parse_bookmark(value: t.Any, stream: str) -> datetime:  # noqa: ANN401

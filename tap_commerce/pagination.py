@@ -81,21 +81,18 @@ class NextUrlPaginator(BaseAPIPaginator[t.Optional[str]]):
 
 
 class OffsetPaginator(BaseAPIPaginator[int]):
-    """``offset``/``limit``: the next offset, or the end on a short page or at ``total``."""
+    """``offset``/``limit``: the next offset, or the end on a short page or when the stream
+    says the page was the last (``is_last(page, next_offset)``: a total reached, no link)."""
 
-    def __init__(self, page_size: int, total: t.Callable[[t.Any], t.Any] | None = None) -> None:
+    def __init__(self, page_size: int, is_last: t.Callable[[Page, int], bool]) -> None:
         super().__init__(0)
         self.page_size = page_size
-        self._total = total
+        self._is_last = is_last
 
     def get_next(self, response: requests.Response) -> int | None:  # noqa: D102
         page = page_of(response)
-        count = len(page.records)
-        offset = t.cast("int", self.current_value) + count
-        if count < self.page_size:
-            return None
-        total = self._total(page.body) if self._total else None
-        if isinstance(total, int) and not isinstance(total, bool) and offset >= total:
+        offset = t.cast("int", self.current_value) + len(page.records)
+        if len(page.records) < self.page_size or self._is_last(page, offset):
             return None
         return offset
 

@@ -10,6 +10,7 @@ with its contract table (`endpoints`) and its auth.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import sys
@@ -93,7 +94,16 @@ class TapCommerce(Tap):
     def __init__(self, **kwargs: t.Any) -> None:
         self.started_at = datetime.now(timezone.utc)
         self.redactor = redact.Redactor()
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # validates the settings (see _validate_config)
+        if hasattr(self, "settings"):  # absent only for discovery with wrong settings
+            self.redactor.add(*self.settings.secrets)
+            redact.install(self.redactor)
+            self.transport = Transport(
+                self.settings,
+                self.redactor,
+                wait_for_429_without_retry_after=self.wait_for_429_without_retry_after,
+            )
+            self.fanout = FanOut(self.settings.max_concurrency)
 
     @property
     def api_id(self) -> str:
@@ -139,24 +149,14 @@ class TapCommerce(Tap):
         ]
         if errors and raise_errors:
             raise ConfigValidationError(errors[0], errors=errors[:1])
-        self.redactor.add(*self.settings.secrets)
-        redact.install(self.redactor)
-        self.transport = Transport(
-            self.settings,
-            self.redactor,
-            wait_for_429_without_retry_after=self.wait_for_429_without_retry_after,
-        )
-        self.fanout = FanOut(self.settings.max_concurrency)
         return errors
 
     # -- streams -----------------------------------------------------------------------
 
     @classmethod
+    @functools.cache
     def stream_types(cls) -> list[type[CommerceStream]]:
         """One stream class per row of the API's table, children linked to parents."""
-        cached = cls.__dict__.get("_stream_types")
-        if cached is not None:
-            return cached
         by_name: dict[str, type[CommerceStream]] = {}
         for endpoint in cls.endpoints:
             base = cls.child_base if endpoint.parent else cls.stream_base
@@ -165,21 +165,17 @@ class TapCommerce(Tap):
                 attrs["parent_stream_type"] = by_name[endpoint.parent]
             title = "".join(part.title() for part in endpoint.name.split("_"))
             by_name[endpoint.name] = type(f"{cls.__name__}{title}Stream", (base,), attrs)
-        cls._stream_types = list(by_name.values())
-        return cls._stream_types
+        return list(by_name.values())
 
     def discover_streams(self) -> list[CommerceStream]:  # noqa: D102
         return [stream_type(self) for stream_type in self.stream_types()]
 
     # -- auth --------------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def authenticator(self) -> AuthBase:
-        """The run's one authenticator (built on first use)."""
-        auth = self.__dict__.get("_authenticator")
-        if auth is None:
-            auth = self._authenticator = self.make_authenticator()
-        return auth
+        """The run's one authenticator, shared by every stream and thread."""
+        return self.make_authenticator()
 
     def make_authenticator(self) -> AuthBase:
         """The API's auth; every API tap class defines it."""

@@ -8,10 +8,10 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_commerce.auth import OAuthClientCredentials
-from tap_commerce.client import CommerceStream, Endpoint
+from tap_commerce.client import Endpoint, OffsetLimitStream
 from tap_commerce.errors import AuthError
 from tap_commerce.normalize import format_millis_z
-from tap_commerce.pagination import OffsetPaginator
+from tap_commerce.pagination import Page
 from tap_commerce.settings import ApiProfile
 from tap_commerce.tap import TapCommerce
 from tap_commerce.transport import (
@@ -23,34 +23,24 @@ from tap_commerce.transport import (
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
-    from singer_sdk.helpers.types import Context
 
 # Without a filter the API returns only the last 90 days, so one is always sent.
 _BEGINNING = "1970-01-01T00:00:00.000Z"
 
 
-def _total(body: t.Any) -> t.Any:  # noqa: ANN401
-    if not isinstance(body, dict):
-        return None
-    if "total" not in body and not body.get("next"):
-        return 0  # neither total nor a next link: this page is the last
-    return body.get("total")
-
-
-class OrdersStream(CommerceStream):
+class OrdersStream(OffsetLimitStream):
     """Results in ascending ``last_modified_date`` within ``[from..to]``."""
 
-    def get_new_paginator(self) -> OffsetPaginator:  # noqa: D102
-        return OffsetPaginator(t.cast("int", self._tap.settings.page_size), total=_total)
-
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
+    def filter_params(self) -> dict:  # noqa: D102
         window = self.window
         lower = format_millis_z(window.lower) if window.lower else _BEGINNING
-        return {
-            "filter": f"lastmodifieddate:[{lower}..{format_millis_z(window.upper)}]",
-            "offset": token,
-            "limit": self._tap.settings.page_size,
-        }
+        return {"filter": f"lastmodifieddate:[{lower}..{format_millis_z(window.upper)}]"}
+
+    def is_last_page(self, page: Page, next_offset: int) -> bool:  # noqa: D102
+        # ``total`` decides when present; otherwise a page without a ``next`` link is the last
+        if isinstance(page.body, dict) and "total" not in page.body:
+            return not page.body.get("next")
+        return super().is_last_page(page, next_offset)
 
 
 class Orders(TapCommerce):

@@ -5,28 +5,17 @@ from __future__ import annotations
 import typing as t
 
 from tap_commerce.auth import QueryKeyAuth
-from tap_commerce.client import CommerceStream, Endpoint
-from tap_commerce.pagination import OffsetPaginator
+from tap_commerce.client import Endpoint, OffsetLimitStream
 from tap_commerce.settings import ApiProfile
 from tap_commerce.tap import TapCommerce
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
-    from singer_sdk.helpers.types import Context
 
 
-def _total(body: t.Any) -> t.Any:  # noqa: ANN401
-    return body.get("total") if isinstance(body, dict) else None
-
-
-class PaymentsStream(CommerceStream):
-    """No server-side date filter: every run reads all pages, the window filters."""
-
-    def get_new_paginator(self) -> OffsetPaginator:  # noqa: D102
-        return OffsetPaginator(t.cast("int", self._tap.settings.page_size), total=_total)
-
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
-        return {"offset": token, "limit": self._tap.settings.page_size}
+class PaymentsStream(OffsetLimitStream):
+    """No server-side date filter: every run reads all pages, the window filters.
+    ``total`` may be absent; a short or empty page ends a list either way."""
 
 
 class Payments(TapCommerce):

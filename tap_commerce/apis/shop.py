@@ -6,29 +6,17 @@ import typing as t
 
 from requests.auth import HTTPBasicAuth
 
-from tap_commerce.client import ChildStream, CommerceStream, Endpoint
-from tap_commerce.pagination import OffsetPaginator, SinglePagePaginator
+from tap_commerce.client import ChildStream, Endpoint, OffsetLimitStream
 from tap_commerce.settings import ApiProfile
 from tap_commerce.tap import TapCommerce
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
-    from singer_sdk.helpers.types import Context
-    from singer_sdk.pagination import BaseAPIPaginator
 
 
-class ShopStream(CommerceStream):
-    """Lists answer ``{"data": [...]}`` or a bare array; no total, no date filter."""
-
-    def get_new_paginator(self) -> BaseAPIPaginator:  # noqa: D102
-        if not self.endpoint.paginated:
-            return SinglePagePaginator()
-        return OffsetPaginator(t.cast("int", self._tap.settings.page_size))
-
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
-        if not self.endpoint.paginated:
-            return {}
-        return {"offset": token, "limit": self._tap.settings.page_size}
+class ShopStream(OffsetLimitStream):
+    """Lists answer ``{"data": [...]}`` or a bare array; no total, no date filter;
+    countries is one page."""
 
 
 class ShopChildStream(ChildStream, ShopStream):

@@ -277,30 +277,25 @@ class Table:
 
     def records(self, indices: Iterable[int]) -> list[dict]:
         """Records at ``indices``, fetching each generated block once per run of indices."""
-        out = []
-        block_no, block = -1, None
-        for index in indices:
-            if index < self.size and index not in self._changed:
-                if index // _BLOCK != block_no:
-                    block_no = index // _BLOCK
-                    block = self._block(block_no)
-                out.append(block[index % _BLOCK])
-            else:
-                out.append(self.record(index))
-        return out
+        return self._gather(indices, self._block, self.record)
 
     def fragments(self, indices: Iterable[int]) -> list[str]:
         """The records at ``indices`` as encoded JSON text (what list pages are made of)."""
+        return self._gather(indices, self._json_block, lambda index: dumps(self.record(index)))
+
+    def _gather(self, indices: Iterable[int], block_of, changed) -> list:  # noqa: ANN001
+        """Items at ``indices``: unchanged generated ones from their block (``block_of``),
+        added or updated ones through ``changed``."""
         out = []
         block_no, block = -1, None
         for index in indices:
             if index < self.size and index not in self._changed:
                 if index // _BLOCK != block_no:
                     block_no = index // _BLOCK
-                    block = self._json_block(block_no)
+                    block = block_of(block_no)
                 out.append(block[index % _BLOCK])
             else:
-                out.append(dumps(self.record(index)))
+                out.append(changed(index))
         return out
 
     def warm(self, live: Sequence[int], start: int, count: int) -> None:
