@@ -137,3 +137,34 @@ def test_bad_client_credentials_fail_at_once_naming_the_settings(server, config)
         run({**config, "client_secret": "fake-wrong-secret"})
     assert len(token.requests) == 1
     assert not sent(server, "/v1/orders")
+
+
+def test_the_token_request_is_retried_like_any_other(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    failures = iter([json_response({"error": "temporarily_unavailable"}, 503)])
+
+    def flaky_token(request: Request) -> Response:
+        failure = next(failures, None)
+        return failure if failure is not None else token(request)
+
+    server.clear()
+    server.expect_request("/oauth/token", method="POST").respond_with_handler(flaky_token)
+    serve(server, [order(1, "2024-02-01T00:00:00.000Z")], token)
+    out = run(config)
+    assert len(out.records["orders"]) == 1
+    assert len([r for r, _ in server.log if r.path == "/oauth/token"]) == 2
+
+
+def test_without_total_a_page_with_no_next_link_is_the_last(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    rows = [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 4)]  # one full page
+
+    def handler(request: Request) -> Response:
+        body = orders_handler(server, rows, token=token.current)(request).get_json()
+        body.pop("total")
+        return json_response(body)
+
+    server.expect_request("/v1/orders").respond_with_handler(handler)
+    out = run(config)
+    assert len(out.records["orders"]) == 3
+    assert len(sent(server, "/v1/orders")) == 1  # no probe for another page

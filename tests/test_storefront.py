@@ -140,3 +140,29 @@ def test_auth_failure_names_the_api_and_the_setting(server, config) -> None:  # 
 
     with pytest.raises(AuthError, match=r"storefront API refused the credentials.*401.*bad token.*'api_key'"):
         run({**config, "api_key": "fake-wrong-token"})
+
+
+def test_the_same_next_page_url_twice_stops_instead_of_looping(server, config) -> None:  # noqa: ANN001
+    again = server.url_for(f"{PREFIX}/commerce/inventory?cursor=3")
+    page = {"inventory": [{"id": "i1", "variantId": None, "sku": None, "descriptor": None, "isUnlimited": None, "quantity": 1}], "pagination": {"hasNextPage": True, "nextPageCursor": "3", "nextPageUrl": again}}
+    server.expect_request(f"{PREFIX}/commerce/inventory").respond_with_json(page)
+    with pytest.raises(BadResponseError, match="same next-page URL twice"):
+        run(config)
+    assert len(sent(server, f"{PREFIX}/commerce/inventory")) == 2
+
+
+def test_an_unparseable_replication_key_stops_the_stream_naming_the_record(server, config) -> None:  # noqa: ANN001
+    serve(server, {"orders": [order(1, "2024-02-01T00:00:00.000Z"), order(2, "last week")]})
+    with pytest.raises(BadResponseError, match=r"stream 'orders'.*id='ord-2'.*'modifiedOn' is not a date-time: 'last week'"):
+        run(config)
+
+
+def test_a_403_fails_fast_like_a_401(server, config) -> None:  # noqa: ANN001
+    server.expect_request(f"{PREFIX}/commerce/inventory").respond_with_json(
+        {"type": "FORBIDDEN", "subtype": None, "message": "scope missing", "details": None, "contextId": "c2"}, status=403
+    )
+    from tap_commerce.errors import AuthError  # noqa: PLC0415
+
+    with pytest.raises(AuthError, match=r"403.*scope missing.*'api_key'"):
+        run(config)
+    assert len(sent(server, f"{PREFIX}/commerce/inventory")) == 1
