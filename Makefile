@@ -1,10 +1,16 @@
-# Set-up and the two jobs of the README. Everything installs into .venv on first use.
+# Set-up and the two jobs of the README. Everything installs on first use: the tap into
+# .venv, Meltano into .venv-meltano and its plugins into .meltano, PostgreSQL (for the
+# end-to-end tests) from the system's packages.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+MELTANO_VENV := .venv-meltano
+MELTANO := $(MELTANO_VENV)/bin/meltano
+MELTANO_VERSION := 4.4.1
+PLUGINS := .meltano/.installed
 
-.PHONY: demo test
+.PHONY: demo test postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +18,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(MELTANO):
+	$(PYTHON) -m venv $(MELTANO_VENV)
+	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MELTANO_VENV)/bin/python -m pip install --quiet meltano==$(MELTANO_VERSION)
+
+# The plugins of meltano.yml: tap-commerce (editable), target-postgres, target-jsonl.
+$(PLUGINS): meltano.yml pyproject.toml $(MELTANO)
+	MELTANO_SEND_ANONYMOUS_USAGE_STATS=false $(MELTANO) --log-level=warning install
+	touch $(PLUGINS)
+
+postgres:
+	@scripts/ensure-postgres
+
 # The main job: a real sync of the five APIs.
 demo: $(STAMP)
 	$(BIN)/python -m tap_commerce.demo
 
 # The whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(PLUGINS) postgres
 	$(BIN)/python -m pytest -q

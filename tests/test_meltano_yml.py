@@ -19,3 +19,40 @@ def test_meltano_yml_declares_every_setting_and_marks_secrets_sensitive() -> Non
     for api in API_IDS:
         plugin = extractors[f"tap-commerce-{api}"]
         assert plugin["inherit_from"] == "tap-commerce" and plugin["config"]["api"] == api
+
+
+def test_each_api_loads_into_its_own_schema() -> None:
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    extractors = {p["name"]: p for p in project["plugins"]["extractors"]}
+    schemas = [extractors[f"tap-commerce-{api}"]["load_schema"] for api in API_IDS]
+    assert schemas == list(API_IDS)
+    loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
+    postgres = {s["name"]: s for s in loaders["target-postgres"]["settings"]}
+    assert postgres["default_target_schema"]["value"] == "$MELTANO_EXTRACT__LOAD_SCHEMA"
+    assert postgres["load_method"]["value"] == "upsert"
+    assert postgres["password"]["sensitive"] is True
+    jsonl = {s["name"]: s for s in loaders["target-jsonl"]["settings"]}
+    assert jsonl["destination_path"]["value"].endswith("$MELTANO_EXTRACT__LOAD_SCHEMA")
+
+
+def test_plugins_are_fully_declared_so_meltano_needs_no_hub() -> None:
+    """Custom plugins (namespace + pip_url + executable): `meltano install` and `meltano
+    run` work with no network but the package registries."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    assert project["send_anonymous_usage_stats"] is False
+    for kind in ("extractors", "loaders"):
+        for plugin in project["plugins"][kind]:
+            if "inherit_from" in plugin:
+                continue
+            assert {"namespace", "pip_url", "executable"} <= set(plugin), plugin["name"]
+            assert "variant" not in plugin, plugin["name"]
+
+
+def test_no_setting_uses_meltanos_decimal_kind() -> None:
+    """Meltano 4.4 crashes writing the tap's config when a `decimal` setting comes from
+    the environment; fractional settings are strings that the tap parses."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    for kind in ("extractors", "loaders"):
+        for plugin in project["plugins"][kind]:
+            for setting in plugin.get("settings", []):
+                assert setting.get("kind") != "decimal", (plugin["name"], setting["name"])

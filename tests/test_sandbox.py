@@ -1124,6 +1124,34 @@ def test_cli_write_configs_for_a_running_sandbox(sb, tmp_path, capsys):
     assert json.loads((tmp_path / "digital.json").read_text()) == sb.config("digital")
 
 
+def test_meltano_env_names_each_inherited_plugins_settings(sb):
+    env = sb.meltano_env()
+    assert env["TAP_COMMERCE_SHOP_BASE_URL"] == f"{sb.url}/shop/"
+    assert env["TAP_COMMERCE_SHOP_API_SECRET"] == "sandbox-shop-secret"
+    assert env["TAP_COMMERCE_ORDERS_TOKEN_URL"] == f"{sb.url}/orders/oauth/token"
+    assert env["TAP_COMMERCE_DIGITAL_REQUESTS_PER_SECOND"] == "0"
+    assert not any(name.endswith("_API") for name in env)  # meltano.yml sets `api`
+    assert all(isinstance(value, str) for value in env.values())
+
+
+def test_cli_write_configs_merges_a_dotenv_file_keeping_other_lines(sb, tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        'TARGET_POSTGRES_PASSWORD="kept"\nTAP_COMMERCE_SHOP_API_KEY="old"\n# a comment\n'
+    )
+    assert cli.main(["write-configs", "--url", sb.url, "--env", str(dotenv)]) == 0
+    lines = dotenv.read_text().splitlines()
+    assert lines[:2] == ['TARGET_POSTGRES_PASSWORD="kept"', "# a comment"]
+    assert 'TAP_COMMERCE_SHOP_API_KEY="sandbox-shop-key"' in lines
+    assert sum(line.startswith("TAP_COMMERCE_SHOP_API_KEY=") for line in lines) == 1
+    assert f'TAP_COMMERCE_PAYMENTS_BASE_URL="{sb.url}/payments/"' in lines
+
+
+def test_cli_write_configs_needs_a_directory_or_an_env_file(sb, capsys):
+    assert cli.main(["write-configs", "--url", sb.url]) == 2
+    assert "--env FILE" in capsys.readouterr().err
+
+
 def test_cli_write_configs_falls_back_to_defaults_when_unreachable(tmp_path, capsys):
     assert cli.main(["write-configs", "--url", "http://127.0.0.1:9/", str(tmp_path)]) == 0
     config = json.loads((tmp_path / "storefront.json").read_text())
@@ -1149,6 +1177,8 @@ def test_cli_serve_prints_url_writes_configs_and_stops_on_sigterm(tmp_path):
             "0.05",
             "--write-configs",
             str(tmp_path),
+            "--write-env",
+            str(tmp_path / ".env"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -1159,6 +1189,7 @@ def test_cli_serve_prints_url_writes_configs_and_stops_on_sigterm(tmp_path):
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         config = json.loads((tmp_path / "payments.json").read_text())
         assert config["base_url"] == f"{url}/payments/"
+        assert f'TAP_COMMERCE_PAYMENTS_BASE_URL="{url}/payments/"' in (tmp_path / ".env").read_text()
         assert (
             requests.get(
                 config["base_url"] + "v1/products", params={"api_key": config["api_key"]}

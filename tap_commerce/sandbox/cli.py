@@ -1,7 +1,7 @@
 """``tap-commerce-sandbox`` (also ``python -m tap_commerce.sandbox``).
 
 serve          run the sandbox until SIGINT/SIGTERM, printing its URL
-write-configs  write <api>.json tap configs for a sandbox at --url
+write-configs  write <api>.json tap configs (and/or a Meltano .env) for a sandbox at --url
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from collections.abc import Sequence
 import simplejson
 
 from .data import APIS
-from .sandbox import DEFAULT_CREDENTIALS, Sandbox, tap_config, write_config_files
+from .sandbox import (
+    DEFAULT_CREDENTIALS,
+    Sandbox,
+    meltano_env,
+    tap_config,
+    write_config_files,
+    write_env_file,
+)
 
 
 def _size(text: str) -> tuple[str, int]:
@@ -66,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--write-configs", metavar="DIR", help="write <api>.json tap configs here")
     serve.add_argument(
+        "--write-env",
+        metavar="FILE",
+        help="merge the configs into a dotenv FILE as Meltano variables (e.g. .env)",
+    )
+    serve.add_argument(
         "--warm",
         action="store_true",
         help="generate every record before printing the URL (for benchmarks)",
@@ -73,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 
     write = commands.add_parser("write-configs", help="write tap configs for a running sandbox")
     write.add_argument("--url", required=True, help="the sandbox URL, e.g. http://127.0.0.1:8765")
-    write.add_argument("directory")
+    write.add_argument("directory", nargs="?", help="where to write <api>.json")
+    write.add_argument("--env", metavar="FILE", help="also merge them into a dotenv FILE")
     return parser
 
 
@@ -103,6 +116,9 @@ def _serve(args: argparse.Namespace) -> int:
         if args.write_configs:
             for path in sandbox.write_configs(args.write_configs).values():
                 print(f"wrote {path}", file=sys.stderr)
+        if args.write_env:
+            path = write_env_file(sandbox.meltano_env(), args.write_env)
+            print(f"wrote {path}", file=sys.stderr)
         # The URL line comes last: whoever reads it may rely on the configs being there.
         print(sandbox.url, flush=True)
         print("serving; stop with Ctrl-C", file=sys.stderr, flush=True)
@@ -130,8 +146,14 @@ def _write_configs(args: argparse.Namespace) -> int:
             f"could not read {url}/_admin/configs ({exc}); writing default configs", file=sys.stderr
         )
         configs = offline_configs(url)
-    for path in write_config_files(configs, args.directory).values():
-        print(path)
+    if not args.directory and not args.env:
+        print("tap-commerce-sandbox write-configs: give a DIRECTORY, --env FILE or both", file=sys.stderr)
+        return 2
+    if args.directory:
+        for path in write_config_files(configs, args.directory).values():
+            print(path)
+    if args.env:
+        print(write_env_file(meltano_env(configs), args.env))
     return 0
 
 

@@ -192,6 +192,11 @@ class Sandbox:
         """Write ``<api>.json`` for all five APIs into ``directory``; returns the paths."""
         return write_config_files(self.configs(), directory)
 
+    def meltano_env(self) -> dict[str, str]:
+        """The same configs as Meltano environment variables of the inherited plugins
+        (``TAP_COMMERCE_SHOP_API_KEY`` …); the ``api`` setting is in ``meltano.yml``."""
+        return meltano_env(self.configs())
+
     # Data --------------------------------------------------------------------------------
 
     def streams(self, api: str | None = None) -> dict[str, dict[str, int]]:
@@ -345,6 +350,31 @@ def tap_config(
         config["oauth_scopes"] = ORDERS_SCOPE
     config["requests_per_second"] = requests_per_second
     return config
+
+
+def meltano_env(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{TAP_COMMERCE_<API>_<SETTING>: value}`` for every setting of every config but ``api``."""
+    return {
+        f"TAP_COMMERCE_{api}_{name}".upper(): str(value)
+        for api, config in configs.items()
+        for name, value in config.items()
+        if name != "api"
+    }
+
+
+def write_env_file(variables: Mapping[str, str], path: str | os.PathLike[str]) -> Path:
+    """Merge ``variables`` into a dotenv file (Meltano reads ``.env`` in the project):
+    lines setting the same names are replaced, every other line is kept."""
+    target = Path(path)
+    kept = []
+    if target.exists():
+        for line in target.read_text(encoding="utf-8").splitlines():
+            name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            if name not in variables:
+                kept.append(line)
+    lines = kept + [f"{name}={json.dumps(value)}" for name, value in variables.items()]
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
 
 
 def write_config_files(
