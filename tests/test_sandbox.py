@@ -13,11 +13,13 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tap_commerce.sandbox import DEFAULT_CREDENTIALS, Sandbox, cli
+from tap_commerce.sandbox.drift import DEFAULT_EXTRA_FIELDS
 from tap_commerce.sandbox.ratelimit import LeakyBucket, LockoutWindow, SlidingWindow, TokenBucket
 from tests.sandbox_fixtures import (
     CONTRACT_FIELDS,
@@ -1088,6 +1090,285 @@ def test_mutate_can_add_reviews_to_unchanged_products(make):
     product_id = next(r["prd_id"] for r in reviews if r["id"] in new_ids)
     served = parse(shop_get(sandbox, f"v1/products/{product_id}/reviews", {"limit": 100}))["data"]
     assert new_ids & {r["id"] for r in served}
+
+
+# Contract-drift drills ---------------------------------------------------------------------------
+
+STOREFRONT_HEADERS = {
+    "Authorization": f"Bearer {DEFAULT_CREDENTIALS['storefront']['api_key']}",
+    "User-Agent": "tap-commerce/test",
+}
+DRIFT_FIELDS = {
+    "x_extra_field": {"nested": {"deep": [1, {"k": None}]}, "flag": True},
+    "x_extra_text": "drift",
+    "x_extra_number": Decimal("12.50"),
+}
+
+
+def _key(api: str) -> str:
+    return "order_id" if api == "orders" else "id"
+
+
+def on_origin(url: str, origin: str) -> str:
+    """``url`` with its scheme, host and port replaced by ``origin``."""
+    parts = urlsplit(url)
+    return f"{origin}{parts.path}?{parts.query}"
+
+
+def test_foreign_next_url_points_off_origin_and_its_cursor_works_at_home(make):
+    sandbox = make()
+    sandbox.set_foreign_next_url()  # default: http://127.0.0.2:{port}, where nothing listens
+    first = parse(storefront_get(sandbox, "commerce/orders"))
+    pagination = first["pagination"]
+    assert pagination["hasNextPage"] is True
+    assert pagination["nextPageUrl"] == (
+        f"http://127.0.0.2:{sandbox.port}/storefront/1.0/commerce/orders"
+        f"?cursor={pagination['nextPageCursor']}"
+    )
+    logged = len(sandbox.requests)
+    with pytest.raises(requests.ConnectionError):  # a client that follows it gets nowhere
+        requests.get(pagination["nextPageUrl"], headers=STOREFRONT_HEADERS, timeout=5)
+    assert len(sandbox.requests) == logged and sandbox.foreign_requests() == []
+    # The same path and cursor on the configured origin return the next page.
+    second = parse(
+        requests.get(on_origin(pagination["nextPageUrl"], sandbox.url), headers=STOREFRONT_HEADERS)
+    )
+    expected = [r["id"] for r in sandbox.records("storefront", "orders")]
+    assert [r["id"] for r in first["result"] + second["result"]] == expected[:100]
+    assert urlsplit(second["pagination"]["nextPageUrl"]).netloc == f"127.0.0.2:{sandbox.port}"
+    # Limited to a path; then off again.
+    sandbox.set_foreign_next_url("http://evil.invalid/", path="/commerce/orders$")
+    assert parse(storefront_get(sandbox, "commerce/orders"))["pagination"][
+        "nextPageUrl"
+    ].startswith("http://evil.invalid/storefront/1.0/commerce/orders?cursor=")
+    profiles = parse(storefront_get(sandbox, "profiles"))["pagination"]["nextPageUrl"]
+    assert profiles.startswith(f"{sandbox.url}/storefront/1.0/profiles?cursor=")
+    sandbox.set_foreign_next_url(None)
+    assert sandbox.foreign_next_url is None
+    pages = follow_storefront(sandbox, "commerce/orders")
+    assert [r["id"] for page in pages for r in page["result"]] == expected
+    assert pages[-1]["pagination"]["nextPageUrl"] is None
+
+
+def test_foreign_next_url_followed_under_another_name_is_logged(make):
+    sandbox = make(foreign_next_url="http://localhost:{port}")
+    next_url = parse(storefront_get(sandbox, "commerce/transactions"))["pagination"]["nextPageUrl"]
+    assert next_url.startswith(f"http://localhost:{sandbox.port}/storefront/1.0/")
+    assert sandbox.foreign_requests() == []
+    assert requests.get(next_url, headers=STOREFRONT_HEADERS).status_code == 200
+    (followed,) = sandbox.foreign_requests()
+    assert followed.path == "/storefront/1.0/commerce/transactions"
+    assert followed.headers["Host"] == f"localhost:{sandbox.port}"
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("ftp://elsewhere.invalid", None),
+        ("elsewhere.invalid:8080", None),
+        ("http://elsewhere.invalid/?q=1", None),
+        ("http://elsewhere.invalid:port", None),
+        ("http://elsewhere.invalid", "(unclosed"),
+    ],
+)
+def test_foreign_next_url_rejects_what_is_not_an_origin(url, path):
+    with pytest.raises(ValueError):
+        Sandbox().set_foreign_next_url(url, path=path)
+
+
+def test_admin_foreign_next_url_endpoints(make):
+    sandbox = make()
+    admin = f"{sandbox.url}/_admin"
+    assert requests.get(f"{admin}/drift").json() == {
+        "extra_fields": None,
+        "foreign_next_url": None,
+    }
+    answer = requests.post(f"{admin}/foreign-next-url", json={})
+    assert answer.status_code == 200
+    assert answer.json()["foreign_next_url"] == {"url": "http://127.0.0.2:{port}", "path": None}
+    answer = requests.post(
+        f"{admin}/foreign-next-url", json={"url": "http://evil.invalid:81", "path": "profiles"}
+    )
+    assert answer.json()["foreign_next_url"] == {
+        "url": "http://evil.invalid:81",
+        "path": "profiles",
+    }
+    next_url = parse(storefront_get(sandbox, "profiles"))["pagination"]["nextPageUrl"]
+    assert next_url.startswith("http://evil.invalid:81/storefront/1.0/profiles?cursor=")
+    second = requests.get(on_origin(next_url, sandbox.url), headers=STOREFRONT_HEADERS)
+    assert second.status_code == 200 and len(second.json()["profiles"]) == 30
+    orders_url = parse(storefront_get(sandbox, "commerce/orders"))["pagination"]["nextPageUrl"]
+    assert orders_url.startswith(sandbox.url)
+    assert requests.get(f"{admin}/foreign-requests").json() == {"count": 0, "requests": []}
+    assert requests.post(f"{admin}/foreign-next-url", json={"url": "ftp://x"}).status_code == 400
+    assert requests.post(f"{admin}/foreign-next-url", json={"host": "x"}).status_code == 400
+    assert requests.post(f"{admin}/foreign-next-url", json={"path": "(x"}).status_code == 400
+    assert requests.delete(f"{admin}/foreign-next-url").json()["foreign_next_url"] is None
+    next_url = parse(storefront_get(sandbox, "profiles"))["pagination"]["nextPageUrl"]
+    assert next_url.startswith(f"{sandbox.url}/storefront/1.0/profiles?cursor=")
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_extra_fields_go_on_the_wire_but_not_into_records_or_the_cache(make, warm):
+    sandbox = make()
+    expected = sandbox.records("payments", "products")
+    if warm:
+        sandbox.warm("payments")
+        assert parse(payments_get(sandbox, "v1/products"))["data"] == expected
+    sandbox.set_extra_fields(DRIFT_FIELDS, apis="payments", streams="products")
+    response = payments_get(sandbox, "v1/products")
+    served = parse(response)["data"]
+    assert served == [{**record, **DRIFT_FIELDS} for record in expected]
+    assert all(list(r)[-3:] == list(DRIFT_FIELDS) for r in served)  # appended, top level
+    assert b'"x_extra_number":12.50}' in response.content  # the value's literal, verbatim
+    assert sandbox.records("payments", "products") == expected
+    assert not set(DRIFT_FIELDS) & set(parse(payments_get(sandbox, "v1/order_payments"))["data"][0])
+    assert not set(DRIFT_FIELDS) & set(parse(shop_get(sandbox, "v1/products"))["data"][0])
+    sandbox.set_extra_fields(None)
+    assert sandbox.extra_fields is None
+    assert parse(payments_get(sandbox, "v1/products"))["data"] == expected
+
+
+def test_extra_fields_reach_every_api_and_shop_children(make):
+    sandbox = make(extra_fields=True)
+    extra = DEFAULT_EXTRA_FIELDS
+    assert {"x_extra_field", "x_extra_text", "x_extra_number"} == set(extra)
+    assert isinstance(extra["x_extra_field"], dict)
+    token = orders_token(sandbox)
+    served = {
+        ("storefront", "products"): parse(storefront_get(sandbox, "commerce/products")),
+        ("payments", "order_payments"): parse(payments_get(sandbox, "v1/order_payments")),
+        ("shop", "countries"): parse(shop_get(sandbox, "v1/countries")),
+        ("digital", "packages"): parse(digital_get(sandbox, "packages")),
+        ("orders", "orders"): parse(orders_get(sandbox, token=token)),
+    }
+    served = {
+        ("storefront", "products"): served["storefront", "products"]["products"][0],
+        ("payments", "order_payments"): served["payments", "order_payments"]["data"][0],
+        ("shop", "countries"): served["shop", "countries"]["data"][0],
+        ("digital", "packages"): served["digital", "packages"][0]["package"],
+        ("orders", "orders"): served["orders", "orders"]["orders"][0],
+    }
+    for (api, stream), record in served.items():
+        assert {k: record[k] for k in extra} == extra, api
+        first = next(r for r in sandbox.records(api, stream) if r[_key(api)] == record[_key(api)])
+        assert record == {**first, **extra}, api
+    product = next(
+        pid for pid, rows in sandbox.child_records("shop", "products_images").items() if rows
+    )
+    for kind, stream in [
+        ("images", "products_images"),
+        ("reviews", "products_reviews"),
+        ("options", "product_options"),
+        ("variations", "products_variations"),
+    ]:
+        rows = sandbox.child_records("shop", stream)[product]
+        body = parse(shop_get(sandbox, f"v1/products/{product}/{kind}"))["data"]
+        assert body == [{**row, **extra} for row in rows], kind
+    # Narrowed to one child stream: its siblings and its parent go back to the contract.
+    sandbox.set_extra_fields(streams=["shop.products_images"])
+    images = parse(shop_get(sandbox, f"v1/products/{product}/images"))["data"]
+    assert images and all(row["x_extra_text"] == extra["x_extra_text"] for row in images)
+    reviews = parse(shop_get(sandbox, f"v1/products/{product}/reviews"))["data"]
+    assert reviews == sandbox.child_records("shop", "products_reviews")[product]
+    assert parse(shop_get(sandbox, "v1/products"))["data"] == sandbox.records(
+        "shop", "products", 0, 20
+    )
+
+
+def test_extra_fields_reject_unknown_targets_clashes_and_empty_fields():
+    sandbox = Sandbox(scale=0.05)
+    with pytest.raises(ValueError, match="unknown api"):
+        sandbox.set_extra_fields(apis=["nope"])
+    with pytest.raises(ValueError, match="stream"):
+        sandbox.set_extra_fields(apis="payments", streams=["products_images"])
+    with pytest.raises(ValueError, match="already have id"):
+        sandbox.set_extra_fields({"id": 1, "x_new": 2}, streams=["shop.products_reviews"])
+    with pytest.raises(TypeError):
+        sandbox.set_extra_fields({})
+    assert sandbox.extra_fields is None  # nothing half-set
+
+
+def test_admin_extra_fields_endpoints(make):
+    sandbox = make()
+    admin = f"{sandbox.url}/_admin"
+    answer = requests.post(
+        f"{admin}/extra-fields",
+        json={"fields": {"x_admin": {"a": [1, 2]}, "x_note": "hi", "x_n": 7}, "apis": ["digital"]},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["extra_fields"] == {
+        "fields": {"x_admin": {"a": [1, 2]}, "x_note": "hi", "x_n": 7},
+        "apis": ["digital"],
+        "streams": None,
+    }
+    package = parse(digital_get(sandbox, "packages"))[0]["package"]
+    assert package["x_admin"] == {"a": [1, 2]} and package["x_n"] == 7
+    data = requests.get(f"{admin}/data/digital/packages", params={"limit": 1}).json()
+    assert "x_admin" not in data["records"][0]
+    assert "x_admin" not in parse(payments_get(sandbox, "v1/products"))["data"][0]
+    defaults = requests.post(f"{admin}/extra-fields", json={"streams": ["orders.orders"]}).json()
+    assert defaults["extra_fields"]["fields"] == json.loads(json.dumps(DEFAULT_EXTRA_FIELDS))
+    assert "x_extra_text" in parse(orders_get(sandbox))["orders"][0]
+    assert "x_admin" not in parse(digital_get(sandbox, "packages"))[0]["package"]
+    for bad in ({"apis": ["nope"]}, {"fields": {}}, {"fields": [1]}, {"colour": "red"}):
+        assert requests.post(f"{admin}/extra-fields", json=bad).status_code == 400, bad
+    assert requests.delete(f"{admin}/extra-fields").json()["extra_fields"] is None
+    assert requests.get(f"{admin}/drift").json()["extra_fields"] is None
+    assert "x_extra_text" not in parse(orders_get(sandbox))["orders"][0]
+
+
+def test_cli_serve_drift_flags(tmp_path):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tap_commerce.sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--scale",
+            "0.05",
+            "--extra-fields",
+            '{"x_cli": {"a": 1}, "x_cli_text": "t", "x_cli_n": 1.50}',
+            "--extra-fields-api",
+            "shop",
+            "--foreign-next-url",
+            "--foreign-next-url-path",
+            "commerce/orders",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = process.stdout.readline().strip()
+        drift = requests.get(f"{url}/_admin/drift").json()
+        assert drift == {
+            "extra_fields": {
+                "fields": {"x_cli": {"a": 1}, "x_cli_text": "t", "x_cli_n": 1.5},
+                "apis": ["shop"],
+                "streams": None,
+            },
+            "foreign_next_url": {"url": "http://127.0.0.2:{port}", "path": "commerce/orders"},
+        }
+        page = requests.get(
+            f"{url}/shop/v1/themes", auth=tuple(DEFAULT_CREDENTIALS["shop"].values())
+        )
+        assert b'"x_cli_n":1.50}' in page.content
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_cli_drift_selection_flags_need_the_drill(capsys):
+    assert cli.main(["serve", "--port", "0", "--extra-fields-api", "shop"]) == 2
+    assert "need --extra-fields" in capsys.readouterr().err
 
 
 # Admin endpoints and CLI -------------------------------------------------------------------------

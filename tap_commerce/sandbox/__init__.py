@@ -9,6 +9,8 @@ One process, one loopback port, every API under its own path prefix::
         rows = sb.records("shop", "products")
         sb.mutate(added=5, updated=5)     # new and changed records, stamped "now"
         sb.fail_next(2, "503")            # fault drills
+        sb.set_extra_fields(apis="shop")  # schema drift: unknown fields on the wire
+        sb.set_foreign_next_url()         # storefront nextPageUrl on another origin
         print(sb.stats())
 
 Run it from a shell with ``python -m tap_commerce.sandbox serve`` (see :mod:`.cli`).

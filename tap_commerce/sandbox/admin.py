@@ -15,6 +15,14 @@ faulted, never rate limited, not in the request log.
 ``POST /_admin/reset``                      clear the request log and counters
 ``POST /_admin/tokens/expire``              expire every orders access token
 ``POST /_admin/settings``                   body: ``latency token_ttl`` (seconds)
+``GET  /_admin/drift``                      both contract-drift drills (``null``: off)
+``POST /_admin/extra-fields``               body: ``fields apis streams`` (no ``fields``:
+                                            the default ones; ``null``: off)
+``DELETE /_admin/extra-fields``             turn the schema-drift drill off
+``POST /_admin/foreign-next-url``           body: ``url path`` (no ``url``: the default
+                                            ``http://127.0.0.2:{port}``; ``null``: off)
+``DELETE /_admin/foreign-next-url``         turn the foreign-next-URL drill off
+``GET  /_admin/foreign-requests``           requests addressed to another origin; ``?limit=N``
 ==========================================  ===============================================
 """
 
@@ -24,6 +32,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .drift import DEFAULT_EXTRA_FIELDS, DEFAULT_FOREIGN_ORIGIN
 from .jsonenc import loads
 from .wire import Response, json_response
 
@@ -50,6 +59,12 @@ class Admin:
             ("POST", re.compile(r"^/_admin/reset$"), self.reset),
             ("POST", re.compile(r"^/_admin/tokens/expire$"), self.expire_tokens),
             ("POST", re.compile(r"^/_admin/settings$"), self.settings),
+            ("GET", re.compile(r"^/_admin/drift$"), self.drift),
+            ("POST", re.compile(r"^/_admin/extra-fields$"), self.set_extra_fields),
+            ("DELETE", re.compile(r"^/_admin/extra-fields$"), self.clear_extra_fields),
+            ("POST", re.compile(r"^/_admin/foreign-next-url$"), self.set_foreign_next_url),
+            ("DELETE", re.compile(r"^/_admin/foreign-next-url$"), self.clear_foreign_next_url),
+            ("GET", re.compile(r"^/_admin/foreign-requests$"), self.foreign_requests),
         ]
 
     def handle(self, method: str, path: str, query: Query, body: bytes) -> Response:
@@ -102,9 +117,7 @@ class Admin:
         return {"faults": "cleared"}
 
     def requests(self, query: dict, body: dict) -> dict:
-        entries = self.sandbox.requests.snapshot()
-        if "limit" in query:
-            entries = entries[-int(query["limit"]) :] if int(query["limit"]) else []
+        entries = _last(self.sandbox.requests.snapshot(), query)
         return {"requests": [entry.to_json() for entry in entries]}
 
     def reset(self, query: dict, body: dict) -> dict:
@@ -122,6 +135,47 @@ class Admin:
         if "token_ttl" in body:
             self.sandbox.token_ttl = float(body["token_ttl"])
         return {"latency": self.sandbox.latency, "token_ttl": self.sandbox.token_ttl}
+
+    def drift(self, query: dict, body: dict) -> dict:
+        extra, foreign = self.sandbox.extra_fields, self.sandbox.foreign_next_url
+        return {
+            "extra_fields": extra.to_json() if extra else None,
+            "foreign_next_url": foreign.to_json() if foreign else None,
+        }
+
+    def set_extra_fields(self, query: dict, body: dict) -> dict:
+        _check_keys(body, {"fields", "apis", "streams"})
+        if "fields" not in body:
+            body["fields"] = DEFAULT_EXTRA_FIELDS
+        self.sandbox.set_extra_fields(**body)
+        return self.drift(query, {})
+
+    def clear_extra_fields(self, query: dict, body: dict) -> dict:
+        self.sandbox.set_extra_fields(None)
+        return self.drift(query, {})
+
+    def set_foreign_next_url(self, query: dict, body: dict) -> dict:
+        _check_keys(body, {"url", "path"})
+        if "url" not in body:
+            body["url"] = DEFAULT_FOREIGN_ORIGIN
+        self.sandbox.set_foreign_next_url(**body)
+        return self.drift(query, {})
+
+    def clear_foreign_next_url(self, query: dict, body: dict) -> dict:
+        self.sandbox.set_foreign_next_url(None)
+        return self.drift(query, {})
+
+    def foreign_requests(self, query: dict, body: dict) -> dict:
+        entries = self.sandbox.foreign_requests()
+        return {"count": len(entries), "requests": [e.to_json() for e in _last(entries, query)]}
+
+
+def _last(entries: list, query: dict) -> list:
+    """The last ``?limit=N`` entries (all without a limit)."""
+    if "limit" not in query:
+        return entries
+    limit = int(query["limit"])
+    return entries[-limit:] if limit else []
 
 
 def _check_keys(body: dict, allowed: set[str]) -> None:

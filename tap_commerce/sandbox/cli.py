@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import simplejson
 
 from .data import APIS
+from .drift import DEFAULT_EXTRA_FIELDS, DEFAULT_FOREIGN_ORIGIN
 from .sandbox import (
     DEFAULT_CREDENTIALS,
     Sandbox,
@@ -32,6 +33,16 @@ def _size(text: str) -> tuple[str, int]:
     if not sep or not count.isdigit():
         raise argparse.ArgumentTypeError(f"expected api.stream=N, got {text!r}")
     return stream, int(count)
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = simplejson.loads(text, use_decimal=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict) or not value:
+        raise argparse.ArgumentTypeError(f"expected a non-empty JSON object, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +82,41 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-payments-total", action="store_true", help="omit total from payments pages"
     )
+    drift = serve.add_argument_group("contract-drift drills (default: off)")
+    drift.add_argument(
+        "--extra-fields",
+        type=_json_object,
+        nargs="?",
+        const=DEFAULT_EXTRA_FIELDS,
+        metavar="JSON",
+        help="append these fields (a JSON object; without a value: x_extra_field, "
+        "x_extra_text, x_extra_number) to every record the APIs serve",
+    )
+    drift.add_argument(
+        "--extra-fields-api",
+        action="append",
+        metavar="API",
+        help="only in this API's streams (repeatable)",
+    )
+    drift.add_argument(
+        "--extra-fields-stream",
+        action="append",
+        metavar="[API.]STREAM",
+        help="only in this stream (repeatable)",
+    )
+    drift.add_argument(
+        "--foreign-next-url",
+        nargs="?",
+        const=DEFAULT_FOREIGN_ORIGIN,
+        metavar="URL",
+        help="storefront nextPageUrl points at this origin instead of the sandbox "
+        "({port}: the sandbox's port; without a value: %(const)s)",
+    )
+    drift.add_argument(
+        "--foreign-next-url-path",
+        metavar="REGEX",
+        help="only on requests whose path matches this regular expression",
+    )
     serve.add_argument("--write-configs", metavar="DIR", help="write <api>.json tap configs here")
     serve.add_argument(
         "--write-env",
@@ -106,6 +152,16 @@ def _serve(args: argparse.Namespace) -> int:
         digital_envelope=args.digital_envelope,
         payments_total=not args.no_payments_total,
     )
+    if args.extra_fields is not None:
+        sandbox.set_extra_fields(
+            args.extra_fields, apis=args.extra_fields_api, streams=args.extra_fields_stream
+        )
+    elif args.extra_fields_api or args.extra_fields_stream:
+        raise ValueError("--extra-fields-api/--extra-fields-stream need --extra-fields")
+    if args.foreign_next_url is not None:
+        sandbox.set_foreign_next_url(args.foreign_next_url, path=args.foreign_next_url_path)
+    elif args.foreign_next_url_path:
+        raise ValueError("--foreign-next-url-path needs --foreign-next-url")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

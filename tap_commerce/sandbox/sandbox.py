@@ -9,16 +9,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .admin import Admin
 from .apis import Api, DigitalApi, OrdersApi, PaymentsApi, ShopApi, StorefrontApi
 from .data import APIS, ChildTable, Dataset, Table
+from .drift import DEFAULT_EXTRA_FIELDS, DEFAULT_FOREIGN_ORIGIN, Drift, ExtraFields, ForeignNextUrl
 from .faults import SLOW_SECONDS, FaultInjector, FaultPlan, Target
 from .jsonenc import dumps, loads
 from .ratelimit import build_limiters
-from .requestlog import RequestLog
+from .requestlog import LoggedRequest, RequestLog
 from .server import App, SandboxServer
 from .timefmt import to_millis, today_midnight_ms
 
@@ -65,6 +68,12 @@ class Sandbox:
         payments_total: whether payments pages carry ``total``.
         clock: epoch seconds (default ``time.time``): "now" for mutations and the orders
             API's 90-day default.
+        extra_fields: schema-drift drill on every stream from the start: ``True`` for
+            :data:`~.drift.DEFAULT_EXTRA_FIELDS`, or the fields to add (see
+            :meth:`set_extra_fields`, which can also narrow it to some APIs/streams).
+        foreign_next_url: foreign-next-URL drill from the start: ``True`` for
+            :data:`~.drift.DEFAULT_FOREIGN_ORIGIN`, or the origin (see
+            :meth:`set_foreign_next_url`).
     """
 
     def __init__(
@@ -85,6 +94,8 @@ class Sandbox:
         digital_envelope: str = "array",
         payments_total: bool = True,
         clock: Callable[[], float] | None = None,
+        extra_fields: bool | Mapping[str, Any] | None = None,
+        foreign_next_url: bool | str | None = None,
     ) -> None:
         if scale < 0:
             raise ValueError("scale must not be negative")
@@ -109,6 +120,15 @@ class Sandbox:
             DigitalApi(self.dataset, self.credentials["digital"], envelope=digital_envelope),
             self.orders_api,
         ]
+        self._drift = Drift()
+        for api in apis:
+            api.drift = self._drift
+        if extra_fields:
+            self.set_extra_fields(DEFAULT_EXTRA_FIELDS if extra_fields is True else extra_fields)
+        if foreign_next_url:
+            self.set_foreign_next_url(
+                DEFAULT_FOREIGN_ORIGIN if foreign_next_url is True else foreign_next_url
+            )
         self._faults = FaultInjector()
         self._log = RequestLog()
         self._stopping = threading.Event()
@@ -215,7 +235,10 @@ class Sandbox:
     ) -> list[dict]:
         """The records the API currently serves, oldest first, as fresh JSON-ready objects
         (decoded from the exact text the API sends, so decimals are ``Decimal``). Child
-        streams: every row of every live product, each with ``prd_id`` added as the tap does."""
+        streams: every row of every live product, each with ``prd_id`` added as the tap does.
+
+        Never with the fields of a schema-drift drill (:meth:`set_extra_fields`): these are
+        the records a correct tap emits, since it drops fields its schema does not list."""
         table = self.dataset.table(api, stream)
         if isinstance(table, ChildTable):
             rows = [
@@ -229,7 +252,8 @@ class Sandbox:
         return loads("[" + ",".join(fragments) + "]")
 
     def child_records(self, api: str, stream: str) -> dict[Any, list[dict]]:
-        """``{product id: rows}`` of a child stream, rows exactly as the API serves them."""
+        """``{product id: rows}`` of a child stream, rows exactly as the API serves them
+        (without the fields of a schema-drift drill, as :meth:`records`)."""
         table = self.dataset.table(api, stream)
         if not isinstance(table, ChildTable):
             raise ValueError(f"{api}.{stream} is not a child stream")
@@ -337,6 +361,86 @@ class Sandbox:
     def expire_tokens(self) -> None:
         """Expire every orders access token issued so far."""
         self.orders_api.tokens.expire_all()
+
+    # Contract-drift drills (see :mod:`.drift`) ---------------------------------------------
+
+    def set_extra_fields(
+        self,
+        fields: Mapping[str, Any] | None = DEFAULT_EXTRA_FIELDS,
+        *,
+        apis: Iterable[str] | str | None = None,
+        streams: Iterable[str] | str | None = None,
+    ) -> None:
+        """Schema drift: append ``fields`` (top-level, any JSON values; default
+        :data:`~.drift.DEFAULT_EXTRA_FIELDS`) to every record the APIs serve from now on, in
+        the streams of ``apis`` (all APIs if ``None``), narrowed to ``streams`` if given
+        (names such as ``"products_images"``, or ``"api.stream"``); child streams included.
+        ``None`` turns the drill off. Replaces any earlier setting. Deterministic and cheap:
+        the fields are spliced into the cached record text per page, never into the cache.
+
+        The names must be new to the records (a field of the contract would be sent twice);
+        :meth:`records` never includes them. Example::
+
+            sb.set_extra_fields({"x_new": {"a": 1}, "x_note": "hi", "x_n": 3}, apis="shop")
+        """
+        if fields is None:
+            self._drift.extra_fields = None
+            return
+        catalog = {api: list(tables) for api, tables in self.dataset.tables.items()}
+        extra = ExtraFields.of(fields, apis, streams, catalog)
+        for api, names in catalog.items():
+            for stream in filter(partial(extra.selects, api), names):
+                clash = sorted(set(extra.fields) & _sample_keys(self.dataset.table(api, stream)))
+                if clash:
+                    raise ValueError(
+                        f"extra fields: {api}.{stream} records already have {', '.join(clash)}"
+                    )
+        self._drift.extra_fields = extra
+
+    @property
+    def extra_fields(self) -> ExtraFields | None:
+        """The schema-drift drill in force, if any."""
+        return self._drift.extra_fields
+
+    def set_foreign_next_url(
+        self, url: str | None = DEFAULT_FOREIGN_ORIGIN, *, path: str | None = None
+    ) -> None:
+        """Foreign next-page URL (storefront): from now on ``pagination.nextPageUrl`` points
+        at ``url`` — an origin such as ``http://evil.invalid`` or ``http://127.0.0.2:{port}``
+        (``{port}``: the port the client addressed), optionally with a path prefix — instead
+        of the sandbox, keeping the API path and cursor. ``path`` (a regular expression
+        searched in the request's full path, e.g. ``"commerce/orders"``) limits it to some
+        endpoints. ``None`` turns the drill off. The cursor stays valid: the same path and
+        query sent to the sandbox itself return the next page. Example::
+
+            sb.set_foreign_next_url("http://127.0.0.2:{port}", path="/commerce/orders$")
+        """
+        self._drift.foreign_next_url = None if url is None else ForeignNextUrl(url, path)
+
+    @property
+    def foreign_next_url(self) -> ForeignNextUrl | None:
+        """The foreign-next-URL drill in force, if any."""
+        return self._drift.foreign_next_url
+
+    def foreign_requests(self) -> list[LoggedRequest]:
+        """Logged API requests addressed (``Host`` header) to another origin than
+        :attr:`url`: a client that followed a foreign ``nextPageUrl`` which reaches this
+        server under another name (``http://localhost:{port}``, or any name when listening
+        on ``0.0.0.0``)."""
+        own = urlsplit(self.url).netloc.lower()
+        return [
+            entry
+            for entry in self._log.snapshot()
+            if entry.headers.get("Host", own).strip().lower() != own
+        ]
+
+
+def _sample_keys(table: Table | ChildTable) -> set[str]:
+    """Field names seen in the first records of ``table`` (cheap: one generated block)."""
+    if isinstance(table, ChildTable):
+        return {name for p in table.parent.live()[:16] for row in table.rows(p) for name in row}
+    live = table.live()
+    return set(table.record(live[0])) if len(live) else set()
 
 
 def tap_config(

@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..data import Dataset, Table
+from ..data import ChildTable, Dataset, Table
+from ..drift import Drift
 from ..jsonenc import RawJSON, dump_bytes
 from ..wire import ApiError, Request, Response, json_response, raw_json_response
 
@@ -24,6 +25,7 @@ class Api:
     def __init__(self, dataset: Dataset, credentials: Mapping[str, str]) -> None:
         self.dataset = dataset
         self.credentials = dict(credentials)
+        self.drift = Drift()  # the sandbox replaces it with the one all its APIs share
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
 
     # Routing -------------------------------------------------------------------------
@@ -77,6 +79,14 @@ class Api:
         assert isinstance(table, Table)
         return table
 
+    def served(self, table: Table | ChildTable, fragments: Sequence[str]) -> list[RawJSON]:
+        """Cached record texts of ``table`` as they go on the wire: with the extra fields
+        of a schema-drift drill if one selects this stream, ready to embed in an envelope."""
+        extra = self.drift.extra_fields
+        if extra is not None and extra.selects(self.name, table.spec.name):
+            return raw(extra.add_to(fragments))
+        return raw(fragments)
+
 
 def int_param(
     params: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None
@@ -96,11 +106,12 @@ def int_param(
 
 
 class Page:
-    """One page of a table read in creation order (``live`` sliced at ``start``)."""
+    """One page of a table read in creation order (``live`` sliced at ``start``), as
+    ``api`` serves it."""
 
-    def __init__(self, table: Table, live: Sequence[int], start: int, size: int) -> None:
+    def __init__(self, api: Api, table: Table, live: Sequence[int], start: int, size: int) -> None:
         self.table, self.live, self.start, self.size = table, live, start, size
-        self.records = raw(table.fragments(live[start : start + size]))
+        self.records = api.served(table, table.fragments(live[start : start + size]))
 
     def warm_next(self) -> None:
         """Generate the next page ahead of the client's request for it."""
@@ -108,12 +119,12 @@ class Page:
 
 
 def offset_page(
-    table: Table, params: Mapping[str, str], default_limit: int, max_limit: int
+    api: Api, table: Table, params: Mapping[str, str], default_limit: int, max_limit: int
 ) -> Page:
     """The page an ``offset``/``limit`` request selects, in creation order."""
     offset = int_param(params, "offset", 0, 0)
     limit = int_param(params, "limit", default_limit, 1, max_limit)
-    return Page(table, table.live(), offset, limit)
+    return Page(api, table, table.live(), offset, limit)
 
 
 def raw(fragments: Sequence[str]) -> list[RawJSON]:

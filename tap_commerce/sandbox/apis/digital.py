@@ -90,7 +90,7 @@ class DigitalApi(Api):
             indices = table.created_between(*self._created_window(params))
         else:
             indices = table.live()
-        chunk = Page(table, indices, (page - 1) * per_page, per_page)
+        chunk = Page(self, table, indices, (page - 1) * per_page, per_page)
         if self.envelope == "object":
             return page_response({wrapper: chunk.records}, chunk.warm_next)
         return page_response([{wrapper: r} for r in chunk.records], chunk.warm_next)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from ..timefmt import MS_PER_DAY, parse_utc_millis_z
 from ..wire import ApiError, Request, Response, json_response
-from .base import Api, int_param, page_response, raw
+from .base import Api, int_param, page_response
 
 MAX_LIMIT = 200
 DEFAULT_WINDOW_DAYS = 90
@@ -190,7 +190,7 @@ class OrdersApi(Api):
 
         envelope: dict[str, Any] = {
             "href": href(offset),
-            "orders": raw(table.fragments(matching[offset : offset + limit])),
+            "orders": self.served(table, table.fragments(matching[offset : offset + limit])),
             "total": len(matching),
             "offset": offset,
             "limit": limit,

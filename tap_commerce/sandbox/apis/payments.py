@@ -39,7 +39,7 @@ class PaymentsApi(Api):
         return super().handle(request)
 
     def page(self, request: Request, stream: str) -> Response:
-        page = offset_page(self.table(stream), request.params(), MAX_LIMIT, MAX_LIMIT)
+        page = offset_page(self, self.table(stream), request.params(), MAX_LIMIT, MAX_LIMIT)
         envelope: dict[str, Any] = {"data": page.records}
         if self.include_total:
             envelope["total"] = len(page.live)

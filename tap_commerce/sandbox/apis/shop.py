@@ -9,7 +9,7 @@ from typing import Any
 
 from ..data import ChildTable
 from ..wire import ApiError, Request, Response
-from .base import Api, int_param, offset_page, page_response, raw
+from .base import Api, int_param, offset_page, page_response
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -66,10 +66,10 @@ class ShopApi(Api):
     def countries(self, request: Request) -> Response:
         """Reference data: always the whole list in one page."""
         table = self.table("countries")
-        return self._page(raw(table.fragments(table.live())))
+        return self._page(self.served(table, table.fragments(table.live())))
 
     def page(self, request: Request, stream: str) -> Response:
-        page = offset_page(self.table(stream), request.params(), DEFAULT_LIMIT, MAX_LIMIT)
+        page = offset_page(self, self.table(stream), request.params(), DEFAULT_LIMIT, MAX_LIMIT)
         return self._page(page.records, page.warm_next)
 
     def children(self, request: Request, product_id: str, kind: str) -> Response:
@@ -82,4 +82,4 @@ class ShopApi(Api):
         limit = int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         table = self.dataset.table(self.name, CHILDREN[kind])
         assert isinstance(table, ChildTable)
-        return self._page(raw(table.fragments(index, offset, limit)))
+        return self._page(self.served(table, table.fragments(index, offset, limit)))

@@ -9,12 +9,13 @@ import bisect
 import uuid
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import simplejson
 
 from ..timefmt import parse_utc_millis_z
 from ..wire import ApiError, Request, Response
-from .base import Api, page_response, raw
+from .base import Api, page_response
 
 PAGE_SIZE = 50
 
@@ -161,16 +162,29 @@ class StorefrontApi(Api):
         cursor = encode_cursor(next_state) if next_state else None
         return page_response(
             {
-                selector: raw(table.fragments(indices)),
+                selector: self.served(table, table.fragments(indices)),
                 "pagination": {
                     "hasNextPage": cursor is not None,
                     "nextPageCursor": cursor,
-                    "nextPageUrl": f"{request.origin}{self.prefix}{request.path}?cursor={cursor}"
+                    "nextPageUrl": f"{self._next_origin(request)}{self.prefix}{request.path}"
+                    f"?cursor={cursor}"
                     if cursor
                     else None,
                 },
             }
         )
+
+    def _next_origin(self, request: Request) -> str:
+        """Where ``nextPageUrl`` points: the origin the client addressed, unless a
+        foreign-next-URL drill covers this path."""
+        foreign = self.drift.foreign_next_url
+        if foreign is not None and foreign.applies(self.prefix + request.path):
+            try:
+                port = urlsplit(request.origin).port
+            except ValueError:  # a Host header with a malformed port
+                port = None
+            return foreign.origin_for(port)
+        return request.origin
 
     @staticmethod
     def _oldest_first(table, state: dict) -> tuple[list[int], dict | None]:

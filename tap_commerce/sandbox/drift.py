@@ -1,0 +1,160 @@
+"""Contract-drift drills: answers that stray from the contract in ways a correct client must
+either shrug off or refuse. Both are off by default, deterministic and cheap.
+
+Unknown fields (schema drift)
+    :class:`ExtraFields` appends top-level fields the contract does not list to every record
+    of the chosen APIs/streams (child streams included), as an API does that ships new
+    fields before its documentation. They are spliced into the encoded record text while a
+    page is assembled, so the record cache never holds them: toggling the drill on or off
+    works the same whether or not the cache is warm, and ``Sandbox.records()`` (what a
+    correct tap emits, since it drops unknown fields) never shows them.
+
+Foreign next-page URL (storefront only)
+    :class:`ForeignNextUrl` makes storefront pages carry a ``pagination.nextPageUrl`` on
+    another origin — same path and cursor, other scheme/host/port — so a client test can
+    prove the client never follows a link off its configured base URL. The default,
+    ``http://127.0.0.2:{port}``, is an address nothing listens on while the sandbox listens
+    on 127.0.0.1 (a follow is refused at once). To *see* a follow instead, point it at an
+    origin that reaches the sandbox under another name (e.g. ``http://localhost:{port}``):
+    such requests arrive with that ``Host`` and ``Sandbox.foreign_requests()`` lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from .jsonenc import dumps
+
+#: What ``set_extra_fields()`` adds when given no fields: an object, a string and a number.
+DEFAULT_EXTRA_FIELDS: Mapping[str, Any] = {
+    "x_extra_field": {"source": "sandbox-drift", "nested": {"level": 2, "tags": ["a", "b"]}},
+    "x_extra_text": "a field the contract does not list",
+    "x_extra_number": 42,
+}
+#: What ``set_foreign_next_url()`` uses when given no URL; ``{port}`` is the sandbox's port.
+DEFAULT_FOREIGN_ORIGIN = "http://127.0.0.2:{port}"
+
+
+@dataclass(frozen=True)
+class ExtraFields:
+    """Fields appended to every record of the selected streams.
+
+    ``apis`` (``None``: all) and ``streams`` (``None``: all; each a stream name of any
+    selected API, e.g. ``"products_images"``, or ``"api.stream"``) must both match."""
+
+    fields: Mapping[str, Any]
+    apis: frozenset[str] | None = None
+    streams: frozenset[str] | None = None
+    members: str = field(init=False, repr=False, compare=False)  # '"name":value,...' text
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.fields, Mapping) or not self.fields:
+            raise TypeError("extra fields must be a non-empty JSON object")
+        if not all(isinstance(name, str) and name for name in self.fields):
+            raise TypeError("extra field names must be non-empty strings")
+        object.__setattr__(self, "fields", dict(self.fields))
+        object.__setattr__(self, "members", dumps(self.fields)[1:-1])
+
+    @classmethod
+    def of(
+        cls,
+        fields: Mapping[str, Any],
+        apis: Iterable[str] | str | None,
+        streams: Iterable[str] | str | None,
+        catalog: Mapping[str, Iterable[str]],
+    ) -> ExtraFields:
+        """Build and check a selection against ``catalog`` (``{api: stream names}``)."""
+        chosen = _names(apis)
+        names = _names(streams)
+        for api in chosen or ():
+            if api not in catalog:
+                raise ValueError(f"extra fields: unknown api {api!r}; one of {', '.join(catalog)}")
+        in_scope = {
+            (api, stream)
+            for api, api_streams in catalog.items()
+            if chosen is None or api in chosen
+            for stream in api_streams
+        }
+        for name in names or ():
+            if not any(name in (stream, f"{api}.{stream}") for api, stream in in_scope):
+                raise ValueError(f"extra fields: no selected api has a stream {name!r}")
+        return cls(fields, chosen, names)
+
+    def selects(self, api: str, stream: str) -> bool:
+        return (self.apis is None or api in self.apis) and (
+            self.streams is None or stream in self.streams or f"{api}.{stream}" in self.streams
+        )
+
+    def add_to(self, fragments: Sequence[str]) -> list[str]:
+        """Encoded records (compact JSON objects) with the extra fields appended; the
+        fragments themselves, cached or not, are left as they are."""
+        members = self.members
+        return [f"{f[:-1]},{members}}}" if f != "{}" else f"{{{members}}}" for f in fragments]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fields": self.fields,
+            "apis": sorted(self.apis) if self.apis is not None else None,
+            "streams": sorted(self.streams) if self.streams is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class ForeignNextUrl:
+    """``origin`` (``scheme://host[:port][/path]``; ``{port}`` stands for the port the
+    client addressed) replaces the request's origin in storefront ``nextPageUrl`` links of
+    requests whose full path ``path`` (a regular expression, ``None``: all) matches."""
+
+    origin: str
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        origin = str(self.origin).rstrip("/")
+        try:
+            parts = urlsplit(origin.replace("{port}", "1"))
+            _ = parts.port  # raises ValueError on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"foreign next URL {self.origin!r}: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"foreign next URL must look like http://host[:port], not {self.origin!r}"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("foreign next URL must have no query or fragment")
+        if self.path is not None:
+            try:
+                re.compile(self.path)  # fail early on a bad pattern
+            except re.error as exc:
+                raise ValueError(f"foreign next URL path {self.path!r}: {exc}") from None
+        object.__setattr__(self, "origin", origin)
+
+    def applies(self, path: str) -> bool:
+        return self.path is None or re.search(self.path, path) is not None
+
+    def origin_for(self, port: int | None) -> str:
+        """The foreign origin with ``{port}`` filled in."""
+        return self.origin.replace("{port}", str(port or 80))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.origin, "path": self.path}
+
+
+class Drift:
+    """The drills in force, shared by every API. Settings are immutable values swapped in
+    whole, so request threads read them without a lock."""
+
+    def __init__(self) -> None:
+        self.extra_fields: ExtraFields | None = None
+        self.foreign_next_url: ForeignNextUrl | None = None
+
+
+def _names(values: Iterable[str] | str | None) -> frozenset[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    return frozenset(str(v) for v in values)
