@@ -251,6 +251,10 @@ class CommerceStream(RESTStream):
     def parse_response(self, response: requests.Response) -> Iterator[dict]:
         """The page's records with their date-times in canonical form."""
         records = page_of(response).records
+        key = self.primary_keys[0]
+        for record in records:
+            if record.get(key) is None:
+                self._missing_key(record, response)
         tree = self._datetime_tree
         if tree:
             for record in records:
@@ -261,6 +265,14 @@ class CommerceStream(RESTStream):
         if self.child_streams:
             self._prefetch_children(records)
         return iter(records)
+
+    def _missing_key(self, record: dict, response: requests.Response) -> None:
+        """A record without its key cannot be merged or told apart: stop, naming it."""
+        key = self.primary_keys[0]
+        where = self._tap.transport.where(response.request)
+        shown = {k: record[k] for k in list(record)[:4]}
+        msg = f"stream '{self.name}': {where} returned a record without its key '{key}': {shown!r}"
+        raise BadResponseError(msg)
 
     def _unparseable_dates(self, record: dict, paths: list[str], response: requests.Response) -> None:
         key = self.replication_key

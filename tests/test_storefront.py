@@ -157,6 +157,13 @@ def test_an_unparseable_replication_key_stops_the_stream_naming_the_record(serve
         run(config)
 
 
+def test_a_record_without_its_key_stops_the_stream_naming_it(server, config) -> None:  # noqa: ANN001
+    keyless = {**order(2, "2024-02-01T00:00:00.000Z"), "id": None}
+    serve(server, {"orders": [order(1, "2024-02-01T00:00:00.000Z"), keyless]})
+    with pytest.raises(BadResponseError, match=r"stream 'orders'.*commerce/orders.*without its key 'id'.*'orderNumber'"):
+        run(config)
+
+
 def test_a_403_fails_fast_like_a_401(server, config) -> None:  # noqa: ANN001
     server.expect_request(f"{PREFIX}/commerce/inventory").respond_with_json(
         {"type": "FORBIDDEN", "subtype": None, "message": "scope missing", "details": None, "contextId": "c2"}, status=403
