@@ -20,6 +20,7 @@ if t.TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "KeysetPaginator",
     "NextUrlPaginator",
     "OffsetPaginator",
     "Page",
@@ -95,6 +96,47 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         if len(page.records) < self.page_size or self._is_last(page, offset):
             return None
         return offset
+
+
+class KeysetPaginator(BaseAPIPaginator[tuple[t.Any, int]]):
+    """Offset/limit over a list sorted by a key the API can filter on (orders: ascending
+    ``last_modified_date`` under ``[from..to]``): each next page asks again from the last
+    key seen, skipping only the records of the page that share it.
+
+    Plain offsets count positions in a list that may change under them: a record that is
+    modified during the run leaves its place, everything after it moves up by one, and the
+    record at the next page boundary is never read. Restarting from the last key value
+    makes every page independent of what changed before it. The token is ``(key value or
+    None for "the window's start", records to skip)``; there are exactly as many requests
+    as with offsets. ``key(record)`` returns the value to filter from (None if the record
+    has none: then the page counts as plain offsets).
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        key: t.Callable[[dict], t.Any],
+        is_last: t.Callable[[Page, int], bool],
+    ) -> None:
+        super().__init__((None, 0))
+        self.page_size = page_size
+        self._key = key
+        self._is_last = is_last
+
+    def get_next(self, response: requests.Response) -> tuple[t.Any, int] | None:  # noqa: D102
+        records = page_of(response).records
+        start, skip = t.cast("tuple[t.Any, int]", self.current_value)
+        if len(records) < self.page_size or self._is_last(page_of(response), skip + len(records)):
+            return None
+        last = self._key(records[-1])
+        if last is None or last == start:  # no key, or the whole page shares the last one
+            return start, skip + len(records)
+        same = 0
+        for record in reversed(records):
+            if self._key(record) != last:
+                break
+            same += 1
+        return last, same
 
 
 class PageNumberPaginator(BaseAPIPaginator[int]):

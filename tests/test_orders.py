@@ -68,6 +68,11 @@ def serve(server, rows: list[dict], token: TokenEndpoint) -> None:  # noqa: ANN0
     server.expect_request("/v1/orders").respond_with_handler(handler)
 
 
+def lower(request: Request) -> str:
+    """The lower bound of a request's ``lastmodifieddate:[from..to]`` filter."""
+    return request.args["filter"].split("[", 1)[1].split("..", 1)[0]
+
+
 def test_token_request_is_client_credentials_with_basic_client_auth(server, config) -> None:  # noqa: ANN001
     token = TokenEndpoint(server)
     serve(server, [order(1, "2024-02-01T00:00:00.000Z")], token)
@@ -87,8 +92,12 @@ def test_first_run_sends_a_filter_from_the_beginning_and_pages_by_total(server, 
     out = run(config)
     assert len(out.records["orders"]) == 6  # not only "the last 90 days"
     requests = sent(server, "/v1/orders")
-    assert [r.args["offset"] for r in requests] == ["0", "3"]  # total ends it: no empty page
-    assert requests[0].args["filter"].startswith("lastmodifieddate:[1970-01-01T00:00:00.000Z..")
+    # page 2 asks again from page 1's last modification date, skipping that one record;
+    # total ends the list: no empty page
+    assert [(lower(r), r.args["offset"]) for r in requests] == [
+        ("1970-01-01T00:00:00.000Z", "0"),
+        ("2020-03-01T00:00:00.000Z", "1"),
+    ]
     assert out.records["orders"][0]["last_modified_date"] == "2020-01-01T00:00:00+00:00"
 
 
@@ -119,7 +128,12 @@ def test_a_401_mid_sync_renews_the_token_once(server, config) -> None:  # noqa: 
     out = run(config)
     assert len(out.records["orders"]) == 7
     assert len(token.requests) == 2  # the first token, and one renewal after the 401
-    assert [r.args["offset"] for r in sent(server, "/v1/orders")] == ["0", "3", "3", "6"]
+    assert [(lower(r), r.args["offset"]) for r in sent(server, "/v1/orders")] == [
+        ("1970-01-01T00:00:00.000Z", "0"),
+        ("2024-02-03T00:00:00.000Z", "1"),  # 401
+        ("2024-02-03T00:00:00.000Z", "1"),
+        ("2024-02-06T00:00:00.000Z", "1"),
+    ]
 
 
 def test_an_expiring_token_is_renewed_before_it_expires(server, config) -> None:  # noqa: ANN001
@@ -168,3 +182,40 @@ def test_without_total_a_page_with_no_next_link_is_the_last(server, config) -> N
     out = run(config)
     assert len(out.records["orders"]) == 3
     assert len(sent(server, "/v1/orders")) == 1  # no probe for another page
+
+
+def test_an_order_modified_during_the_sync_does_not_make_a_page_skip_one(server, config) -> None:  # noqa: ANN001
+    """Order 2 is modified after page 1 was read: it leaves the run's window and every
+    order after it moves up one place. Offsets would now skip order 4; filtering each page
+    from the last date seen does not."""
+    token = TokenEndpoint(server)
+    rows = [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 8)]
+
+    def handler(request: Request) -> Response:
+        response = orders_handler(server, rows, token=token.current)(request)
+        if request.args.get("offset") == "0":
+            rows[1]["last_modified_date"] = "2099-01-01T00:00:00.000Z"  # after the window
+        return response
+
+    server.expect_request("/v1/orders").respond_with_handler(handler)
+    out = run(config)
+    got = [r["order_id"] for r in out.records["orders"]]
+    assert got == [order(i, "")["order_id"] for i in range(1, 8)]
+
+
+def test_orders_sharing_a_modification_date_across_pages_are_all_read_once(server, config) -> None:  # noqa: ANN001
+    token = TokenEndpoint(server)
+    same = "2024-02-02T00:00:00.000Z"
+    rows = [order(1, "2024-02-01T00:00:00.000Z")] + [order(i, same) for i in range(2, 10)]
+    rows.append(order(10, "2024-02-03T00:00:00.000Z"))
+    serve(server, rows, token)
+    out = run(config)
+    got = sorted(r["order_id"] for r in out.records["orders"])
+    assert got == sorted(r["order_id"] for r in rows)
+    pages = [(lower(r), r.args["offset"]) for r in sent(server, "/v1/orders")]
+    assert pages == [
+        ("1970-01-01T00:00:00.000Z", "0"),  # 1, 2, 3
+        (same, "2"),  # 4, 5, 6
+        (same, "5"),  # 7, 8, 9: the whole page shared the date
+        (same, "8"),  # 10
+    ]

@@ -10,8 +10,8 @@ from singer_sdk.exceptions import RetriableAPIError
 from tap_commerce.auth import OAuthClientCredentials
 from tap_commerce.client import Endpoint, OffsetLimitStream
 from tap_commerce.errors import AuthError
-from tap_commerce.normalize import format_millis_z
-from tap_commerce.pagination import Page
+from tap_commerce.normalize import format_millis_z, parse_datetime
+from tap_commerce.pagination import KeysetPaginator, Page
 from tap_commerce.settings import ApiProfile
 from tap_commerce.tap import TapCommerce
 from tap_commerce.transport import (
@@ -23,18 +23,34 @@ from tap_commerce.transport import (
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
+    from singer_sdk.helpers.types import Context
 
 # Without a filter the API returns only the last 90 days, so one is always sent.
 _BEGINNING = "1970-01-01T00:00:00.000Z"
 
 
 class OrdersStream(OffsetLimitStream):
-    """Results in ascending ``last_modified_date`` within ``[from..to]``."""
+    """Results in ascending ``last_modified_date`` within ``[from..to]``: paged by keyset
+    (each page filters from the last modification date seen), so an order modified during
+    the run cannot make a later page skip one."""
 
-    def filter_params(self) -> dict:  # noqa: D102
+    def get_new_paginator(self) -> KeysetPaginator:  # noqa: D102
+        page_size = t.cast("int", self._tap.settings.page_size)
+        return KeysetPaginator(page_size, self._filter_value, self.is_last_page)
+
+    def _filter_value(self, record: dict) -> str | None:
+        value = record.get(self.replication_key or "")
+        return format_millis_z(parse_datetime(value)) if isinstance(value, str) else None
+
+    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
+        start, skip = token or (None, 0)
         window = self.window
-        lower = format_millis_z(window.lower) if window.lower else _BEGINNING
-        return {"filter": f"lastmodifieddate:[{lower}..{format_millis_z(window.upper)}]"}
+        lower = start or (format_millis_z(window.lower) if window.lower else _BEGINNING)
+        return {
+            "filter": f"lastmodifieddate:[{lower}..{format_millis_z(window.upper)}]",
+            "offset": skip,
+            "limit": self._tap.settings.page_size,
+        }
 
     def is_last_page(self, page: Page, next_offset: int) -> bool:  # noqa: D102
         # ``total`` decides when present; otherwise a page without a ``next`` link is the last
