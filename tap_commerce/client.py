@@ -314,6 +314,9 @@ class CommerceStream(RESTStream):
             if self.child_streams:
                 # every child list of this parent has been taken (or never will be)
                 self._tap.fanout.close()
+                for child in self.child_streams:
+                    if isinstance(child, ChildStream):
+                        child.log_summary()
 
     def in_window(self, record: dict) -> bool:
         """Whether the incremental window admits a record (always, for full-table streams
@@ -465,7 +468,18 @@ class ChildStream(CommerceStream):
     def fetch_records(self, context: Context | None) -> Iterable[dict]:  # noqa: D102
         assert context is not None  # noqa: S101 - children always run with a context
         fetched = self._tap.fanout.take(self, context)
-        return self.fetch(context) if fetched is None else fetched
+        records = self.fetch(context) if fetched is None else fetched
+        self._read = getattr(self, "_read", (0, 0))
+        self._read = (self._read[0] + 1, self._read[1] + len(records))
+        return records
+
+    def log_summary(self) -> None:
+        """One INFO line for the whole stream (its per-parent lines are at DEBUG, see
+        `redact.PerParentFilter`), on the tap's logger."""
+        parents, rows = getattr(self, "_read", (0, 0))
+        if parents:
+            parent = self.endpoint.parent
+            self._tap.logger.info("stream '%s': %d records read for %d %s", self.name, rows, parents, parent)
 
     def _write_schema_message(self) -> None:
         # singer-sdk writes a child's SCHEMA once per parent record; once per run is enough

@@ -69,8 +69,42 @@ class SecretFilter(logging.Filter):
         return True
 
 
-def install(redactor: Redactor) -> None:
-    """Make ``redactor`` the one that filters every handler of the root logger.
+class PerParentFilter(logging.Filter):
+    """Moves singer-sdk's per-partition INFO lines of child streams down to DEBUG.
+
+    For every parent record (every shop product) and every child stream, singer-sdk logs
+    "Beginning sync", a bookmark line, a pagination line and METRIC lines tagged with the
+    parent's context: half a dozen lines per product and sub-resource, a quarter of a
+    million for a store of 10,000 products. They are kept at DEBUG; what each stream
+    did as a whole is still logged at INFO.
+    """
+
+    def __init__(self, child_streams: set[str], logger_prefix: str) -> None:
+        super().__init__()
+        self.loggers = {f"{logger_prefix}.{name}" for name in child_streams}
+        self.children = child_streams
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        if record.levelno != logging.INFO:
+            return True
+        if record.name in self.loggers:
+            per_parent = True
+        elif record.name == "singer_sdk.metrics":
+            message = record.getMessage()
+            per_parent = '"context":{"prd_id"' in message or "'context': {'prd_id'" in message
+        else:
+            return True
+        if not per_parent:
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def install(redactor: Redactor, quiet: PerParentFilter | None = None) -> None:
+    """Make ``redactor`` the one that filters every handler of the root logger, and
+    ``quiet`` (if given) the one filter of per-parent chatter.
 
     A handler that already has a `SecretFilter` (an earlier run in this process) gets the
     new redactor, so the secrets and tokens of the current run are the ones masked.
@@ -81,3 +115,7 @@ def install(redactor: Redactor) -> None:
             handler.addFilter(SecretFilter(redactor))
         else:
             existing.redactor = redactor
+        for old in [f for f in handler.filters if isinstance(f, PerParentFilter)]:
+            handler.removeFilter(old)
+        if quiet is not None:
+            handler.addFilter(quiet)

@@ -97,7 +97,9 @@ class TapCommerce(Tap):
         super().__init__(**kwargs)  # validates the settings (see _validate_config)
         if hasattr(self, "settings"):  # absent only for discovery with wrong settings
             self.redactor.add(*self.settings.secrets)
-            redact.install(self.redactor)
+            children = {e.name for e in self.endpoints if e.parent}
+            quiet = redact.PerParentFilter(children, self.logger.name) if children else None
+            redact.install(self.redactor, quiet)
             self.transport = Transport(
                 self.settings,
                 self.redactor,

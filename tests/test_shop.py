@@ -11,7 +11,7 @@ import pytest
 from werkzeug import Request, Response
 
 from tests.fakeapi import basic_user, json_response, offset_handler, sent
-from tests.harness import run
+from tests.harness import run, run_cli
 
 CHILDREN = ("images", "reviews", "options", "variations")
 CHILD_STREAMS = {
@@ -208,3 +208,20 @@ def test_bad_credentials_fail_fast_naming_both_settings(server, config) -> None:
     with pytest.raises(AuthError, match=r"shop API refused.*401.*Invalid credentials.*'api_key' and 'api_secret'"):
         run({**config, "api_secret": "fake-wrong"})
     assert len(server.log) == 1  # not retried
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_per_product_log_lines_are_debug_and_each_child_stream_logs_one_summary(server, config, tmp_path, level) -> None:  # noqa: ANN001
+    fake = ShopFake(server, [product(i) for i in range(1, 8)])
+    out = run_cli([], config=config, tmp_path=tmp_path, env={"TAP_COMMERCE_LOGLEVEL": level})
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stderr.splitlines()
+    per_product = [line for line in lines if "prd_id" in line]
+    if level == "INFO":
+        assert per_product == []
+    else:
+        assert per_product and all("| DEBUG" in line for line in per_product)
+    for kind, stream in zip(CHILDREN, ("products_images", "products_reviews", "product_options", "products_variations"), strict=True):
+        summary = [line for line in lines if f"stream '{stream}':" in line and "records read for" in line]
+        assert len(summary) == 1, stream
+        assert summary[0].endswith(f"{len(fake.expected(kind))} records read for 7 products")
