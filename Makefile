@@ -38,3 +38,18 @@ demo: $(STAMP)
 # The whole test suite.
 test: $(STAMP) $(PLUGINS) postgres
 	$(BIN)/python -m pytest -q
+
+# The benchmark (benchmarks/README.md): tap-commerce side by side with dlt and a plain
+# singer-sdk tap, against the sandbox. Its own venv: the project plus benchmarks/requirements.txt.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt
+	touch $(BENCH_STAMP)
+
+.PHONY: bench
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)

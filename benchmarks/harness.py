@@ -1,0 +1,277 @@
+"""What the benchmark needs around the tools it measures: the sandbox in its own process,
+one measured subprocess per tool run, catalogs, and parsing of what the tools report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    """A console script of the benchmark's virtualenv."""
+    path = BIN / name
+    if not path.exists():
+        raise SystemExit(
+            f"{path} not found: run the benchmark with the virtualenv that has tap-commerce "
+            "and dlt installed (`make bench` sets it up)"
+        )
+    return str(path)
+
+
+def work_directory(prefix: str) -> Path:
+    """A fresh work directory, in memory (/dev/shm) where there is one with room: dlt's
+    extract files then cost no disk I/O, as the taps' /dev/null costs none."""
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    shm = Path("/dev/shm")
+    room = shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2e9
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=str(shm) if room else None))
+
+
+# -- the sandbox -----------------------------------------------------------------------
+
+
+class SandboxProcess:
+    """``tap-commerce-sandbox serve`` in its own process (so its CPU time and memory are
+    never counted against a tool), driven through its ``/_admin/`` endpoints."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        self.workdir = workdir
+        self.configs_dir = workdir / "configs"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._log = (workdir / "sandbox.log").open("wb")
+        command = [
+            tool("tap-commerce-sandbox"),
+            "serve",
+            "--port",
+            "0",
+            "--write-configs",
+            str(self.configs_dir),
+            *args,
+        ]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()  # printed once configs are written
+        if not self.url.startswith("http"):
+            self.stop()
+            log = (workdir / "sandbox.log").read_text(errors="replace")
+            raise RuntimeError(f"the sandbox did not start: {log[-2000:]}")
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def admin(self, path: str, method: str = "GET", body: dict | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}/_admin/{path}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    def config_path(self, api: str) -> Path:
+        return self.configs_dir / f"{api}.json"
+
+    def config(self, api: str) -> dict:
+        return json.loads(self.config_path(api).read_text(encoding="utf-8"))
+
+    def reset(self) -> None:
+        self.admin("reset", "POST", {})
+
+    def stats(self) -> dict:
+        return self.admin("stats")
+
+    def requests(self) -> list[dict]:
+        return self.admin("requests")["requests"]
+
+    def streams(self) -> dict[str, dict[str, int]]:
+        return self.admin("streams")
+
+    def records(self, api: str, stream: str) -> list[dict]:
+        return self.admin(f"data/{api}/{stream}")["records"]
+
+
+# -- one measured run ------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Run:
+    """One tool run: wall time, CPU time and peak RSS from ``wait4``'s rusage."""
+
+    label: str
+    wall: float  # seconds, process start to exit
+    cpu: float  # user + system seconds of the process
+    max_rss_mb: float  # peak resident set size, MB (10^6 bytes)
+    returncode: int
+    started: float  # epoch seconds
+    ended: float  # epoch seconds
+    stderr_path: Path
+    stdout_path: Path | None = None
+    records: dict[str, int] = dataclasses.field(default_factory=dict)
+    requests: int = 0
+
+    @property
+    def total_records(self) -> int:
+        return sum(self.records.values())
+
+    @property
+    def records_per_second(self) -> float:
+        return self.total_records / self.wall if self.wall else 0.0
+
+
+def measure(
+    label: str,
+    command: list[str],
+    workdir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    keep_stdout: bool = False,
+) -> Run:
+    """Run ``command`` with stdout to /dev/null (or, with ``keep_stdout``, to a file) and
+    stderr to a file; reap it with ``os.wait4`` for its own rusage. Fails loudly on a
+    non-zero exit."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    stderr_path = workdir / f"{slug}.stderr"
+    stdout_path = workdir / f"{slug}.stdout" if keep_stdout else Path(os.devnull)
+    full_env = {**os.environ, **(env or {})}
+    with stderr_path.open("wb") as stderr, stdout_path.open("wb") as stdout:
+        started, clock = time.time(), time.perf_counter()
+        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=full_env, cwd=workdir)
+        watchdog = threading.Timer(timeout, proc.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            watchdog.cancel()
+        wall = time.perf_counter() - clock
+        ended = time.time()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    run = Run(
+        label=label,
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=usage.ru_maxrss * 1024 / 1e6,  # Linux reports KiB
+        returncode=proc.returncode,
+        started=started,
+        ended=ended,
+        stderr_path=stderr_path,
+        stdout_path=stdout_path if keep_stdout else None,
+    )
+    if run.returncode != 0:
+        tail = stderr_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{label} exited {run.returncode} after {wall:.1f} s:\n{tail}")
+    return run
+
+
+# -- the tools' own reports ------------------------------------------------------------
+
+_METRIC = re.compile(r"METRIC: (\{.*\})\s*$")
+
+
+def singer_record_counts(stderr_path: Path) -> dict[str, int]:
+    """Records per stream from singer-sdk's ``record_count`` metrics on stderr."""
+    counts: dict[str, int] = {}
+    for line in stderr_path.read_text(errors="replace").splitlines():
+        match = _METRIC.search(line)
+        if not match or '"record_count"' not in line:
+            continue
+        metric = json.loads(match.group(1))
+        if metric.get("metric") == "record_count":
+            stream = metric["tags"]["stream"]
+            counts[stream] = counts.get(stream, 0) + int(metric["value"])
+    return counts
+
+
+def singer_records(stdout_path: Path) -> dict[str, int]:
+    """RECORD messages per stream in a tap's output."""
+    counts: dict[str, int] = {}
+    with stdout_path.open("rb") as lines:
+        for line in lines:
+            if b'"RECORD"' in line[:40]:
+                stream = json.loads(line)["stream"]
+                counts[stream] = counts.get(stream, 0) + 1
+    return counts
+
+
+def catalog(discover: list[str], selected: set[str], path: Path) -> Path:
+    """Discover with ``discover`` and write a catalog selecting only ``selected``."""
+    output = subprocess.run(discover, check=True, capture_output=True, text=True).stdout
+    doc = json.loads(output)
+    found = set()
+    for stream in doc["streams"]:
+        chosen = stream["tap_stream_id"] in selected
+        found.add(stream["tap_stream_id"])
+        for entry in stream.get("metadata", []):
+            if entry.get("breadcrumb") == []:
+                entry["metadata"]["selected"] = chosen
+    missing = selected - found
+    if missing:
+        raise RuntimeError(f"streams {sorted(missing)} not in the catalog of {discover}")
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+# -- machine facts ---------------------------------------------------------------------
+
+
+def machine_facts() -> dict[str, str]:
+    import platform  # noqa: PLC0415
+    from importlib import metadata  # noqa: PLC0415
+
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 0
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {
+        "date (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "CPU": model,
+        "cores": f"{os.cpu_count()} ({usable} usable)",
+        "load average at start": load,
+        "Python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "OS": platform.platform(),
+        "tap-commerce": version("tap-commerce"),
+        "singer-sdk": version("singer-sdk"),
+        "dlt": version("dlt"),
+    }
