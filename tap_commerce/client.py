@@ -13,12 +13,13 @@ import dataclasses
 import enum
 import json
 import typing as t
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
-from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.rest import HTTPRequest, RESTStream
 
 from tap_commerce.auth import OAuthClientCredentials
@@ -30,6 +31,7 @@ from tap_commerce.normalize import (
     normalize_datetimes,
     parse_datetime,
 )
+from tap_commerce.output import BlockWriter
 from tap_commerce.pagination import OffsetPaginator, Page, SinglePagePaginator, page_of
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
@@ -251,6 +253,7 @@ class CommerceStream(RESTStream):
     def parse_response(self, response: requests.Response) -> Iterator[dict]:
         """The page's records with their date-times in canonical form."""
         records = page_of(response).records
+        self._extracted_at = datetime.now(timezone.utc).isoformat()
         key = self.primary_keys[0]
         for record in records:
             if record.get(key) is None:
@@ -294,6 +297,41 @@ class CommerceStream(RESTStream):
             )
 
     # -- records ---------------------------------------------------------------------
+
+    _extracted_at: str | None = None
+    _direct: bool | None = None
+
+    def _write_record_message(self, record: dict) -> None:
+        """A RECORD straight from the record when nothing would change it on the way
+        (see `_passes_through`); otherwise singer-sdk's path. ``time_extracted`` is when
+        the record's page arrived."""
+        direct = self._direct
+        if direct is None:
+            direct = self._direct = self._passes_through()
+        if not direct:
+            super()._write_record_message(record)
+            return
+        message: dict[str, t.Any] = {"type": "RECORD", "stream": self.name, "record": record}
+        if self._stream_version is not None:
+            message["version"] = self._stream_version
+        message["time_extracted"] = self._extracted_at or datetime.now(timezone.utc).isoformat()
+        t.cast("BlockWriter", self._tap.message_writer).write_record(message)
+        self.state_manager.is_flushed = False
+
+    def _passes_through(self) -> bool:
+        """Whether singer-sdk's record path would emit the record unchanged: one stream
+        map that is the identity without flattening, every property selected, no type
+        conformance (unknown fields are dropped by `get_records` already)."""
+        maps = self.stream_maps
+        return (
+            isinstance(self._tap.message_writer, BlockWriter)
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == self.name
+            and all(self.mask.values())
+            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+        )
 
     def fetch_records(self, context: Context | None) -> Iterable[dict]:
         """The records the API returns for a context, all pages; overridden by children."""

@@ -87,9 +87,52 @@ def format_datetime(moment: datetime) -> str:
     return text
 
 
+# The spellings the APIs use, turned into the canonical one by string surgery rather than
+# by formatting a datetime (three times faster); anything else takes the general path.
+_COMMON = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)?")
+_UTC_OFFSETS = (None, "Z", "+00:00", "-00:00")
+_offsets: dict[str, timedelta] = {}
+_memo: dict[str, str] = {}
+_MEMO_SIZE = 4096
+
+
 def normalize_datetime(value: str) -> str:
-    """Return the canonical spelling of a date-time string (ValueError if it is none)."""
-    return format_datetime(parse_datetime(value))
+    """Return the canonical spelling of a date-time string (ValueError if it is none).
+
+    Memoised: a record often repeats one instant (created = updated = paid), and a page
+    of them shares offsets and days.
+    """
+    result = _memo.get(value)
+    if result is None:
+        result = _canonical(value)
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[value] = result
+    return result
+
+
+def _canonical(value: str) -> str:
+    match = _COMMON.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return format_datetime(parse_datetime(value))
+    head, fraction, offset = match.groups()
+    if offset in _UTC_OFFSETS:
+        datetime.fromisoformat(head)  # the calendar check (ValueError for 2024-02-30)
+    else:
+        shift = _offsets.get(offset)
+        if shift is None:
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            if hours > 23 or minutes > 59:  # noqa: PLR2004 - not an offset: let the strict path say so
+                return format_datetime(parse_datetime(value))
+            shift = timedelta(hours=hours, minutes=minutes)
+            shift = _offsets.setdefault(offset, -shift if offset[0] == "-" else shift)
+        utc = datetime.fromisoformat(head) - shift
+        head = utc.isoformat(timespec="seconds")
+    if fraction:
+        fraction = fraction.rstrip("0")
+        if fraction:
+            return f"{head}.{fraction}+00:00"
+    return head + "+00:00"
 
 
 def format_millis_z(moment: datetime) -> str:

@@ -22,7 +22,6 @@ from importlib import metadata
 import click
 from singer_sdk import Tap
 from singer_sdk.configuration._dict_config import parse_environment_config
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.plugin_base import JSONSchemaValidator, SingerCommand
@@ -31,6 +30,7 @@ from tap_commerce import redact
 from tap_commerce.client import ChildStream, CommerceStream, Endpoint
 from tap_commerce.errors import TapCommerceError
 from tap_commerce.fanout import FanOut
+from tap_commerce.output import BlockWriter
 from tap_commerce.settings import (
     CONFIG_SCHEMA,
     OWN_SETTINGS,
@@ -65,7 +65,7 @@ class TapCommerce(Tap):
     name = "tap-commerce"
     package_name = "tap-commerce"
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BlockWriter
 
     #: set by each API's tap class
     profile: t.ClassVar[ApiProfile | None] = None
@@ -106,6 +106,15 @@ class TapCommerce(Tap):
                 wait_for_429_without_retry_after=self.wait_for_429_without_retry_after,
             )
             self.fanout = FanOut(self.settings.max_concurrency)
+
+    def sync_all(self) -> None:
+        """Sync every selected stream; what is written is flushed however the sync ends."""
+        try:
+            super().sync_all()
+        finally:
+            writer = self.message_writer
+            if isinstance(writer, BlockWriter):
+                writer.flush()
 
     @property
     def api_id(self) -> str:

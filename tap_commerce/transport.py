@@ -18,9 +18,11 @@ import time
 import typing as t
 from datetime import datetime, timezone
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import msgspec
 import requests
+from requests.utils import resolve_proxies
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_commerce.errors import ApiError
@@ -84,6 +86,7 @@ class Transport:
         self._wait_429 = wait_for_429_without_retry_after
         self.requests_sent = 0
         self._count_lock = threading.Lock()
+        self._proxies: dict[tuple[str, str], dict] = {}
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -99,11 +102,22 @@ class Transport:
         self.pacer.acquire()
         with self._count_lock:
             self.requests_sent += 1
-        return self.session().send(
+        session = self.session()
+        return session.send(
             prepared,
             timeout=self.settings.request_timeout,
             allow_redirects=False,
+            proxies=self._proxies_for(prepared, session),
         )
+
+    def _proxies_for(self, prepared: requests.PreparedRequest, session: requests.Session) -> dict:
+        """The proxies for the request's origin (``HTTPS_PROXY``, ``NO_PROXY``…), looked up
+        once per origin: requests would read the environment again for every request."""
+        origin = urlsplit(prepared.url or "")[:2]
+        proxies = self._proxies.get(origin)
+        if proxies is None:
+            proxies = self._proxies[origin] = resolve_proxies(prepared, session.proxies, session.trust_env)
+        return proxies
 
     # -- retries ----------------------------------------------------------------------
 

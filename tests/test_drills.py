@@ -9,12 +9,12 @@ sleeps for seconds.
 from __future__ import annotations
 
 import base64
-import zlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import zlib
 from collections import defaultdict
 from pathlib import Path
 

@@ -67,3 +67,27 @@ def test_nested_date_times_are_found_from_the_schema_and_bad_ones_reported() -> 
     assert record["payments"][1]["paidOn"] is None
     assert record["payments"][2]["paidOn"] == "soon" and bad == ["payments[2].paidOn"]
     assert record["attributes"] == {"createdOn": "untouched"}  # free-form keys are data
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-03-01T07:00:00.127-05:00", "2024-12-31T23:00:00-05:00", "2024-03-01T00:00:00.5-00:30",
+        "2024-03-01T23:59:59.999999+14:00", "2024-03-01T12:00:00.100+00:00", "2024-03-01T12:00:00.000-00:00",
+        "2024-03-01T12:00:00.123Z", "2024-03-01T12:00:00", "2024-03-01T12:00:00.000Z", "2024-03-01T12:00:00.1234567Z",
+        "2024-03-01 12:00:00", "2024-03-01T12:00:00z", "2024-03-01T12:00", "2024-02-29T23:30:00-01:00",
+    ],
+)  # fmt: skip
+def test_the_fast_spelling_equals_formatting_the_parsed_instant(value: str) -> None:
+    from tap_commerce.normalize import format_datetime, normalize_datetime, parse_datetime  # noqa: PLC0415
+
+    assert normalize_datetime(value) == format_datetime(parse_datetime(value))
+    assert normalize_datetime(value) == normalize_datetime(value)  # memoised, same answer
+
+
+@pytest.mark.parametrize("value", ["2024-02-30T12:00:00Z", "2024-13-01T00:00:00-05:00", "2024-03-01T25:00:00", "2024-03-01T12:00:00+99:00", "soon"])
+def test_impossible_date_times_are_refused_on_the_fast_path_too(value: str) -> None:
+    from tap_commerce.normalize import normalize_datetime  # noqa: PLC0415
+
+    with pytest.raises(ValueError):  # noqa: PT011
+        normalize_datetime(value)

@@ -152,3 +152,29 @@ def test_user_agent_is_always_sent_and_configurable(server, config) -> None:  # 
     server.expect_request("/v1/products").respond_with_json({"data": []})
     run({**config, "user_agent": "acme-etl/1.0"})
     assert {r.headers["User-Agent"] for r, _ in server.log} == {"acme-etl/1.0"}
+
+
+def test_proxies_come_from_the_environment_once_per_origin(config, monkeypatch) -> None:  # noqa: ANN001
+    import requests  # noqa: PLC0415
+
+    from tap_commerce.tap import TapCommerce  # noqa: PLC0415
+
+    from tap_commerce import transport as module  # noqa: PLC0415
+
+    calls: list[str] = []
+    real = module.resolve_proxies
+
+    def counting(request, proxies, trust_env):  # noqa: ANN001, ANN202
+        calls.append(request.url)
+        return real(request, proxies, trust_env)
+
+    monkeypatch.setattr(module, "resolve_proxies", counting)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "api.example.com")
+    transport = TapCommerce(config=config).transport
+    session = requests.Session()
+    for url in ["https://api.example.com/a", "https://api.example.com/b", "https://other.example/c"]:
+        prepared = requests.Request("GET", url).prepare()
+        proxies = transport._proxies_for(prepared, session)  # noqa: SLF001
+        assert proxies.get("https") == (None if "api.example.com" in url else "http://proxy.invalid:3128")
+    assert calls == ["https://api.example.com/a", "https://other.example/c"]
