@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
+import requests
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
@@ -43,7 +44,6 @@ from tap_commerce.transport import (
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
     from singer_sdk.streams.rest import PageContext
@@ -159,6 +159,26 @@ class CommerceStream(RESTStream):
     def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002
         """Query parameters of a page (pagination and filters); overridden per API."""
         return {}
+
+    def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:  # noqa: ANN401
+        """Prepare a page's request without the session's merge, which costs as much as
+        the rest of preparing: of what the session adds, its default headers are merged
+        here, auth is applied on every attempt by `_request`, and its cookies (none of
+        these APIs sets any) still take the session's path when there are some."""
+        session = self.requests_session
+        if session.cookies:
+            return super().build_prepared_request(*args, **kwargs)
+        request = requests.Request(*args, **kwargs)
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=request.method,
+            url=request.url,
+            headers={**session.headers, **request.headers},
+            params=request.params,
+            data=request.data,
+            json=request.json,
+        )
+        return prepared
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Build a page's request; a next-page URL from the API is used verbatim."""
@@ -300,6 +320,25 @@ class CommerceStream(RESTStream):
 
     _extracted_at: str | None = None
     _direct: bool | None = None
+    _max_seen: str | None = None
+
+    def _increment_stream_state(self, latest_record: dict, *, context: Context | None = None) -> None:
+        """singer-sdk keeps the largest replication-key value in the progress markers,
+        at a cost per record; a record whose (canonical, so string-ordered) value is not
+        above the largest seen so far cannot change them, and is skipped."""
+        key = self.replication_key
+        if key:
+            value = latest_record.get(key)
+            if isinstance(value, str):
+                seen = self._max_seen
+                if seen is not None and value <= seen:
+                    return
+                self._max_seen = value
+        super()._increment_stream_state(latest_record, context=context)
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> dict | None:  # noqa: D102
+        self._max_seen = None  # the markers are gone: the next value must reach them again
+        return super().finalize_state_progress_markers(state)
 
     def _write_record_message(self, record: dict) -> None:
         """A RECORD straight from the record when nothing would change it on the way
@@ -342,7 +381,7 @@ class CommerceStream(RESTStream):
         fields = self._fields
         try:
             for record in self.fetch_records(context):
-                if record.keys() - fields:
+                if not fields.issuperset(record):
                     self._drop_unknown_fields(record)
                 if not self.in_window(record):
                     self.outside_window(record, context)

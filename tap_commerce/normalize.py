@@ -126,8 +126,7 @@ def _canonical(value: str) -> str:
                 return format_datetime(parse_datetime(value))
             shift = timedelta(hours=hours, minutes=minutes)
             shift = _offsets.setdefault(offset, -shift if offset[0] == "-" else shift)
-        utc = datetime.fromisoformat(head) - shift
-        head = utc.isoformat(timespec="seconds")
+        head = (datetime.fromisoformat(head) - shift).isoformat()  # whole seconds: no fraction
     if fraction:
         fraction = fraction.rstrip("0")
         if fraction:

@@ -686,10 +686,10 @@ def test_orders_missing_token_is_1002_and_invalid_is_1001(sb):
 
 
 def test_orders_expired_token_is_401_1001(make):
-    sandbox = make(token_ttl=0.05)
+    sandbox = make(token_ttl=0.5)  # long enough for the first call on a loaded machine
     token = orders_token(sandbox)
     assert orders_get(sandbox, token=token).status_code == 200
-    time.sleep(0.08)
+    time.sleep(0.6)
     expired = orders_get(sandbox, token=token)
     assert expired.status_code == 401 and orders_error_id(expired) == 1001
     fresh = orders_token(sandbox)
