@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tap_commerce.apis import API_TAPS  # noqa: E402
+
 from harness import (  # noqa: E402
     BENCH,
     Run,
@@ -441,35 +443,9 @@ PAGING = {
     "digital": (50, False),
     "orders": (200, True),  # total
 }
+#: path -> stream of every top-level list, from the tap's own contract tables
 STREAM_PATHS = {
-    "storefront": {
-        "/commerce/inventory": "inventory",
-        "/commerce/orders": "orders",
-        "/commerce/store_pages": "store_pages",
-        "/commerce/products": "products",
-        "/commerce/transactions": "transactions",
-        "/profiles": "profiles",
-    },
-    "payments": {"/v1/order_payments": "order_payments", "/v1/products": "products"},
-    "shop": {
-        "/v1/countries": "countries",
-        "/v1/pages": "pages",
-        "/v1/products": "products",
-        "/v1/choice-sets": "choice_sets",
-        "/v1/customers": "customers",
-        "/v1/orders": "orders",
-        "/v1/shipping-zones": "shipping_zones",
-        "/v1/events": "events",
-        "/v1/categories": "categories",
-        "/v1/themes": "themes",
-    },
-    "digital": {
-        "/products": "products",
-        "/packages": "packages",
-        "/orders": "orders",
-        "/subscriptions": "subscriptions",
-    },
-    "orders": {"/v1/orders": "orders"},
+    api: {e.path: e.name for e in tap.endpoints if not e.parent} for api, tap in API_TAPS.items()
 }
 _CHILD_PATH = re.compile(r"^/v1/products/[^/]+/(images|reviews|options|variations)$")
 _CHILD_STREAM = {
