@@ -404,6 +404,13 @@ class CommerceStream(RESTStream):
 
     # -- parent side of child streams ------------------------------------------------
 
+    def generate_child_contexts(self, record: dict, context: Context | None) -> Iterable[Context | None]:
+        """singer-sdk asks for (and copies) a child context for every record, children or
+        not; a stream without child streams has none to give."""
+        if not self.child_streams:
+            return ()
+        return super().generate_child_contexts(record, context)
+
     def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002, D102
         return {ChildStream.parent_key: record[self.primary_keys[0]]}
 
