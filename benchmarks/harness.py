@@ -19,6 +19,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 BIN = Path(sys.executable).parent
+PY = sys.executable
+PLAIN_TAP = str(BENCH / "baselines" / "plain_sdk_tap.py")
+DLT_EXTRACT = str(BENCH / "baselines" / "dlt_extract.py")
+TOOLS = ("tap-commerce", "plain singer-sdk tap", "dlt rest_api (extract)")
 
 
 def tool(name: str) -> str:
@@ -274,4 +278,41 @@ def machine_facts() -> dict[str, str]:
         "tap-commerce": version("tap-commerce"),
         "singer-sdk": version("singer-sdk"),
         "dlt": version("dlt"),
+    }
+
+
+def tap_command(config: Path, catalog_path: Path | None = None) -> list[str]:
+    command = [tool("tap-commerce"), "--config", str(config)]
+    return command + (["--catalog", str(catalog_path)] if catalog_path else [])
+
+
+def dlt_command(
+    config: Path, workdir: Path, resources: list[str], *, parallel: bool = False
+) -> list[str]:
+    command = [PY, DLT_EXTRACT, "--config", str(config), "--resources", ",".join(resources)]
+    command += ["--workdir", str(workdir), "--result", str(workdir / "result.json")]
+    return command + (["--parallel-children"] if parallel else [])
+
+
+def dlt_records(workdir: Path) -> dict[str, int]:
+    return json.loads((workdir / "result.json").read_text(encoding="utf-8"))["records"]
+
+
+def large_stream_commands(config: Path, folder: Path, stream: str) -> dict[str, list[str]]:
+    """The three tools of part (a), each reading only ``stream`` of payments (`TOOLS`
+    order); dlt writes its extract under ``folder / "dlt"``."""
+    tap_catalog = catalog(
+        [tool("tap-commerce"), "--config", str(config), "--discover"],
+        {stream},
+        folder / "tap.catalog.json",
+    )
+    plain_catalog = catalog(
+        [PY, PLAIN_TAP, "--config", str(config), "--discover"],
+        {stream},
+        folder / "plain.catalog.json",
+    )
+    return {
+        TOOLS[0]: tap_command(config, tap_catalog),
+        TOOLS[1]: [PY, PLAIN_TAP, "--config", str(config), "--catalog", str(plain_catalog)],
+        TOOLS[2]: dlt_command(config, folder / "dlt", [stream]),
     }

@@ -24,16 +24,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    BENCH,
     BIN,
+    PY,
+    TOOLS,
     SandboxProcess,
-    catalog,
+    large_stream_commands,
     measure,
-    tool,
     work_directory,
 )
 
-PY = sys.executable
 STREAM = "order_payments"
 
 #: Stages of the record path: a sample belongs to the first of these functions found on its
@@ -163,41 +162,7 @@ def main() -> int:
             work, "--scale", "0", "--size", f"payments.{STREAM}={args.records}", "--warm"
         ) as sandbox:
             config = sandbox.config_path("payments")
-            tap_catalog = catalog(
-                [tool("tap-commerce"), "--config", str(config), "--discover"],
-                {STREAM},
-                work / "tap.catalog.json",
-            )
-            plain = str(BENCH / "baselines" / "plain_sdk_tap.py")
-            plain_catalog = catalog(
-                [PY, plain, "--config", str(config), "--discover"],
-                {STREAM},
-                work / "plain.catalog.json",
-            )
-            tap = [tool("tap-commerce"), "--config", str(config), "--catalog", str(tap_catalog)]
-            commands = {
-                "tap-commerce": tap,
-                "plain singer-sdk tap": [
-                    PY,
-                    plain,
-                    "--config",
-                    str(config),
-                    "--catalog",
-                    str(plain_catalog),
-                ],
-                "dlt rest_api (extract)": [
-                    PY,
-                    str(BENCH / "baselines" / "dlt_extract.py"),
-                    "--config",
-                    str(config),
-                    "--resources",
-                    STREAM,
-                    "--workdir",
-                    str(work / "dlt"),
-                    "--result",
-                    str(work / "dlt.json"),
-                ],
-            }
+            commands = large_stream_commands(config, work, STREAM)
             rows = []
             for name, command in commands.items():
                 sandbox.reset()
@@ -220,10 +185,10 @@ def main() -> int:
             ]
             sandbox.reset()
             if (BIN / "py-spy").exists():
-                stacks, total = py_spy_profile(tap, work)
+                stacks, total = py_spy_profile(commands[TOOLS[0]], work)
                 report_stacks(stacks, total, out)
             else:
-                cprofile_profile(tap, work, out)
+                cprofile_profile(commands[TOOLS[0]], work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = "\n".join(out) + "\n"

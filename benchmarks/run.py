@@ -25,24 +25,26 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tap_commerce.apis import API_TAPS  # noqa: E402
-
 from harness import (  # noqa: E402
     BENCH,
+    TOOLS,
     Run,
     SandboxProcess,
     catalog,
+    dlt_command,
+    dlt_records,
+    large_stream_commands,
     machine_facts,
     measure,
     singer_record_counts,
     singer_records,
+    tap_command,
     tool,
     work_directory,
 )
 
-PY = sys.executable
-PLAIN_TAP = str(BENCH / "baselines" / "plain_sdk_tap.py")
-DLT_EXTRACT = str(BENCH / "baselines" / "dlt_extract.py")
+from tap_commerce.apis import API_TAPS  # noqa: E402
+
 SHOP_CHILDREN = ("products_images", "products_reviews", "product_options", "products_variations")
 APIS = ("storefront", "payments", "shop", "digital", "orders")
 
@@ -115,23 +117,6 @@ def table(headers: list[str], rows: list[list[object]]) -> list[str]:
     return lines
 
 
-def tap_command(config: Path, catalog_path: Path | None = None) -> list[str]:
-    command = [tool("tap-commerce"), "--config", str(config)]
-    return command + (["--catalog", str(catalog_path)] if catalog_path else [])
-
-
-def dlt_command(
-    config: Path, workdir: Path, resources: list[str], *, parallel: bool = False
-) -> list[str]:
-    command = [PY, DLT_EXTRACT, "--config", str(config), "--resources", ",".join(resources)]
-    command += ["--workdir", str(workdir), "--result", str(workdir / "result.json")]
-    return command + (["--parallel-children"] if parallel else [])
-
-
-def dlt_records(workdir: Path) -> dict[str, int]:
-    return json.loads((workdir / "result.json").read_text(encoding="utf-8"))["records"]
-
-
 def api_requests(sandbox: SandboxProcess, api: str) -> int:
     return sandbox.stats()["requests"]["by_api"].get(api, 0)
 
@@ -149,7 +134,7 @@ def bench_large_stream(
 ) -> None:
     stream = "order_payments"
     runs: dict[tuple[str, int], Run] = {}
-    tools = ("tap-commerce", "plain singer-sdk tap", "dlt rest_api (extract)")
+    tools = TOOLS
     for size in sizes:
         folder = work / f"a-{size}"
         print(f"(a) payments.{stream} = {size:,} records: starting the sandbox…", flush=True)
@@ -157,21 +142,7 @@ def bench_large_stream(
             folder, "--scale", "0", "--size", f"payments.{stream}={size}", "--warm"
         ) as sandbox:
             config = sandbox.config_path("payments")
-            tap_catalog = catalog(
-                [tool("tap-commerce"), "--config", str(config), "--discover"],
-                {stream},
-                folder / "tap.catalog.json",
-            )
-            plain_catalog = catalog(
-                [PY, PLAIN_TAP, "--config", str(config), "--discover"],
-                {stream},
-                folder / "plain.catalog.json",
-            )
-            commands = {
-                tools[0]: tap_command(config, tap_catalog),
-                tools[1]: [PY, PLAIN_TAP, "--config", str(config), "--catalog", str(plain_catalog)],
-                tools[2]: dlt_command(config, folder / "dlt", [stream]),
-            }
+            commands = large_stream_commands(config, folder, stream)
             # Tools take turns, `repeat` rounds; each keeps its fastest round, so a burst of
             # load from another tenant of a shared machine does not decide the ratio.
             for attempt in range(1, repeat + 1):

@@ -275,16 +275,16 @@ class CommerceStream(RESTStream):
         records = page_of(response).records
         self._extracted_at = datetime.now(timezone.utc).isoformat()
         key = self.primary_keys[0]
+        tree = self._datetime_tree
+        bad: list[str] = []
         for record in records:
             if record.get(key) is None:
                 self._missing_key(record, response)
-        tree = self._datetime_tree
-        if tree:
-            for record in records:
-                bad: list[str] = []
+            if tree:
                 normalize_datetimes(record, tree, bad)
                 if bad:
                     self._unparseable_dates(record, bad, response)
+                    bad = []
         if self.child_streams:
             self._prefetch_children(records)
         return iter(records)
@@ -532,6 +532,8 @@ class ChildStream(CommerceStream):
 
     state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
     parent_key: t.ClassVar[str] = "prd_id"
+    _parents_read = 0  # parents whose children were read, and how many children in all
+    _rows_read = 0
 
     def fetch(self, context: Context) -> list[dict]:
         """All records of one parent (safe to call from a fan-out worker thread)."""
@@ -553,17 +555,18 @@ class ChildStream(CommerceStream):
         assert context is not None  # noqa: S101 - children always run with a context
         fetched = self._tap.fanout.take(self, context)
         records = self.fetch(context) if fetched is None else fetched
-        self._read = getattr(self, "_read", (0, 0))
-        self._read = (self._read[0] + 1, self._read[1] + len(records))
+        self._parents_read += 1
+        self._rows_read += len(records)
         return records
 
     def log_summary(self) -> None:
         """One INFO line for the whole stream (its per-parent lines are at DEBUG, see
         `redact.PerParentFilter`), on the tap's logger."""
-        parents, rows = getattr(self, "_read", (0, 0))
-        if parents:
-            parent = self.endpoint.parent
-            self._tap.logger.info("stream '%s': %d records read for %d %s", self.name, rows, parents, parent)
+        if self._parents_read:
+            self._tap.logger.info(
+                "stream '%s': %d records read for %d %s",
+                self.name, self._rows_read, self._parents_read, self.endpoint.parent,
+            )  # fmt: skip
 
     def _write_schema_message(self) -> None:
         # singer-sdk writes a child's SCHEMA once per parent record; once per run is enough

@@ -5,6 +5,9 @@ on every request, and in tracebacks (see the README's Reliability section). Rath
 chase each emitter, one filter sits on every handler of the root logger and rewrites the
 final text of each record: known secret values (settings and access tokens learned during
 the run) and anything shaped like a credential in a URL or header become ``***``.
+
+The same handlers carry the run's other log filter, `PerParentFilter`, which moves
+singer-sdk's per-parent chatter of child streams to DEBUG; `install` puts both in place.
 """
 
 from __future__ import annotations

@@ -189,3 +189,11 @@ def test_the_command_writes_only_singer_messages_to_stdout(server, config, tmp_p
     assert out.messages[-1]["type"] == "STATE"
     assert len(out.records["order_payments"]) == 4
     assert "fake-payments-key" not in out.stdout + out.stderr
+
+
+def test_the_bookmark_is_the_largest_value_wherever_it_comes_in_the_list(server, config) -> None:  # noqa: ANN001
+    dates = ["2024-03-02T07:00:00-05:00", "2024-03-09T07:00:00-05:00", "2024-03-01T07:00:00-05:00", "2024-03-05T07:00:00-05:00"]
+    serve(server, [payment(i, updated) for i, updated in enumerate(dates, start=1)], [])
+    out = run(config)
+    assert len(out.records["order_payments"]) == 4
+    assert out.final_state["bookmarks"]["order_payments"]["replication_key_value"] == "2024-03-09T12:00:00+00:00"

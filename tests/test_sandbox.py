@@ -3,6 +3,7 @@ the contract prescribes — so the tap is never tested against a sandbox sharing
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.client
 import json
@@ -1318,31 +1319,38 @@ def test_admin_extra_fields_endpoints(make):
     assert "x_extra_text" not in parse(orders_get(sandbox))["orders"][0]
 
 
-def test_cli_serve_drift_flags(tmp_path):
+@contextlib.contextmanager
+def serving(*args: str):
+    """``tap-commerce-sandbox serve --port 0 --scale 0.05 ARGS`` as a process: yields
+    (process, url); on leaving, SIGTERM must end it with exit 0."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_commerce.sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--scale",
-            "0.05",
-            "--extra-fields",
-            '{"x_cli": {"a": 1}, "x_cli_text": "t", "x_cli_n": 1.50}',
-            "--extra-fields-api",
-            "shop",
-            "--foreign-next-url",
-            "--foreign-next-url-path",
-            "commerce/orders",
-        ],
+        [sys.executable, "-m", "tap_commerce.sandbox", "serve", "--port", "0", "--scale", "0.05", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        url = process.stdout.readline().strip()
+        yield process, process.stdout.readline().strip()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_cli_serve_drift_flags(tmp_path):
+    with serving(
+        "--extra-fields",
+        '{"x_cli": {"a": 1}, "x_cli_text": "t", "x_cli_n": 1.50}',
+        "--extra-fields-api",
+        "shop",
+        "--foreign-next-url",
+        "--foreign-next-url-path",
+        "commerce/orders",
+    ) as (_, url):
         drift = requests.get(f"{url}/_admin/drift").json()
         assert drift == {
             "extra_fields": {
@@ -1356,14 +1364,6 @@ def test_cli_serve_drift_flags(tmp_path):
             f"{url}/shop/v1/themes", auth=tuple(DEFAULT_CREDENTIALS["shop"].values())
         )
         assert b'"x_cli_n":1.50}' in page.content
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
 
 
 def test_cli_drift_selection_flags_need_the_drill(capsys):
@@ -1446,27 +1446,7 @@ def test_cli_write_configs_falls_back_to_defaults_when_unreachable(tmp_path, cap
 
 
 def test_cli_serve_prints_url_writes_configs_and_stops_on_sigterm(tmp_path):
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_commerce.sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--scale",
-            "0.05",
-            "--write-configs",
-            str(tmp_path),
-            "--write-env",
-            str(tmp_path / ".env"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = process.stdout.readline().strip()
+    with serving("--write-configs", str(tmp_path), "--write-env", str(tmp_path / ".env")) as (_, url):
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         config = json.loads((tmp_path / "payments.json").read_text())
         assert config["base_url"] == f"{url}/payments/"
@@ -1477,11 +1457,3 @@ def test_cli_serve_prints_url_writes_configs_and_stops_on_sigterm(tmp_path):
             ).status_code
             == 200
         )
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
