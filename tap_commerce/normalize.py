@@ -45,7 +45,11 @@ def parse_datetime(value: str) -> datetime:
         parsed = _parse_slow(value)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        msg = f"date-time out of range in UTC: {value!r}"
+        raise ValueError(msg) from None
 
 
 def _parse_slow(value: str) -> datetime:
@@ -87,20 +91,20 @@ def format_datetime(moment: datetime) -> str:
     return text
 
 
-# The spellings the APIs use, turned into the canonical one by string surgery rather than
-# by formatting a datetime (three times faster); anything else takes the general path.
-_COMMON = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:\d\d)?")
-_UTC_OFFSETS = (None, "Z", "+00:00", "-00:00")
-_offsets: dict[str, timedelta] = {}
+# The spellings the APIs use (``YYYY-MM-DDTHH:MM:SS``, a fraction of 1 to 6 digits or none,
+# then ``Z``, ``±HH:MM`` or nothing) are respelt by string surgery; anything else that
+# `datetime.fromisoformat` reads is formatted from the parsed value.
 _memo: dict[str, str] = {}
 _MEMO_SIZE = 4096
+_shifts: dict[str, int] = {}  # offset -> minutes that turn local time into UTC
+_HHMM = [f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60)]  # minute of the day -> "HH:MM"
+_MINUTE_OF_DAY = {text: minute for minute, text in enumerate(_HHMM)}
 
 
 def normalize_datetime(value: str) -> str:
     """Return the canonical spelling of a date-time string (ValueError if it is none).
 
-    Memoised: a record often repeats one instant (created = updated = paid), and a page
-    of them shares offsets and days.
+    Memoised: a record often repeats one instant (created = updated = paid).
     """
     result = _memo.get(value)
     if result is None:
@@ -112,25 +116,46 @@ def normalize_datetime(value: str) -> str:
 
 
 def _canonical(value: str) -> str:
-    match = _COMMON.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        return format_datetime(parse_datetime(value))
-    head, fraction, offset = match.groups()
-    if offset in _UTC_OFFSETS:
-        datetime.fromisoformat(head)  # the calendar check (ValueError for 2024-02-30)
+    """`datetime.fromisoformat` checks the value (calendar, ranges, offset); an offset
+    moves only the hour and minute, and the date when it crosses midnight, so seconds
+    and fraction are copied as they came."""
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return format_datetime(parse_datetime(value))  # its own forms, or its ValueError
+    if value[-1] == "Z":
+        body, offset = value[:-1], ""
+    elif value[-3] == ":" and value[-6] in "+-":
+        body, offset = value[:-6], value[-6:]
     else:
-        shift = _offsets.get(offset)
+        body, offset = value, ""
+    size = len(body)
+    if (
+        size < 19  # noqa: PLR2004
+        or body[10] != "T"
+        or body[13] != ":"
+        or body[16] != ":"
+        or (size != 19 and (body[19] != "." or not 20 < size <= 26 or not body[20:].isdigit()))  # noqa: PLR2004
+    ):
+        return format_datetime(parse_datetime(value))
+    if not offset or offset[1:] == "00:00":
+        head = body[:19]
+    else:
+        shift = _shifts.get(offset)
         if shift is None:
-            hours, minutes = int(offset[1:3]), int(offset[4:6])
-            if hours > 23 or minutes > 59:  # noqa: PLR2004 - not an offset: let the strict path say so
+            shift = int(offset[1:3]) * 60 + int(offset[4:6])
+            shift = _shifts[offset] = shift if offset[0] == "-" else -shift
+        minutes = _MINUTE_OF_DAY[body[11:16]] + shift
+        if 0 <= minutes < 1440:  # noqa: PLR2004 - the same day in UTC
+            head = body[:11] + _HHMM[minutes] + body[16:19]
+        else:
+            try:
+                head = (datetime.fromisoformat(body[:19]) + timedelta(minutes=shift)).isoformat()
+            except OverflowError:  # before year 1 or after 9999 in UTC
                 return format_datetime(parse_datetime(value))
-            shift = timedelta(hours=hours, minutes=minutes)
-            shift = _offsets.setdefault(offset, -shift if offset[0] == "-" else shift)
-        head = (datetime.fromisoformat(head) - shift).isoformat()  # whole seconds: no fraction
+    fraction = body[20:].rstrip("0")
     if fraction:
-        fraction = fraction.rstrip("0")
-        if fraction:
-            return f"{head}.{fraction}+00:00"
+        return f"{head}.{fraction}+00:00"
     return head + "+00:00"
 
 

@@ -85,9 +85,47 @@ def test_the_fast_spelling_equals_formatting_the_parsed_instant(value: str) -> N
     assert normalize_datetime(value) == normalize_datetime(value)  # memoised, same answer
 
 
-@pytest.mark.parametrize("value", ["2024-02-30T12:00:00Z", "2024-13-01T00:00:00-05:00", "2024-03-01T25:00:00", "2024-03-01T12:00:00+99:00", "soon"])
+@pytest.mark.parametrize("value", ["2024-02-30T12:00:00Z", "2024-13-01T00:00:00-05:00", "2024-03-01T25:00:00", "2024-03-01T12:00:00+99:00", "soon",
+                                   "0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])  # fmt: skip
 def test_impossible_date_times_are_refused_on_the_fast_path_too(value: str) -> None:
     from tap_commerce.normalize import normalize_datetime  # noqa: PLC0415
 
     with pytest.raises(ValueError):  # noqa: PT011
         normalize_datetime(value)
+
+
+def test_the_fast_spelling_agrees_with_the_general_path_on_many_shapes() -> None:
+    """Random date-times in every shape the fast path might misread (bad calendars and
+    ranges, odd separators, fractions of 0 to 8 digits, offsets with and without minutes,
+    with seconds, without a colon): the answer, or the refusal, equals the general
+    path's."""
+    import random  # noqa: PLC0415
+
+    from tap_commerce import normalize  # noqa: PLC0415
+
+    rng = random.Random(7)
+    offsets = ["", "Z", "z", "+00:00", "-00:00", "-05:00", "+05:30", "-09:30", "+14:00", "+23:59",
+               "+24:00", "-05", "-0500", "+05:00:30", "+5:00", "-05:60"]  # fmt: skip
+    seen = 0
+    for _ in range(20000):
+        year = rng.choice([1, 999, 1969, 2024, 2025, 9999])
+        parts = [
+            f"{year:04d}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}",
+            rng.choice("TT T t_"),
+            f"{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}",
+            rng.choice(["", f":{rng.randint(0, 60):02d}"]),
+        ]
+        if parts[-1] and rng.random() < 0.7:
+            parts.append(rng.choice(".,") + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 8))))
+        parts.append(rng.choice(offsets))
+        value = "".join(parts)
+        normalize._memo.clear()
+        try:
+            expected = normalize.format_datetime(normalize.parse_datetime(value))
+        except ValueError:
+            with pytest.raises(ValueError):  # noqa: PT011 - any refusal
+                normalize.normalize_datetime(value)
+            continue
+        assert normalize.normalize_datetime(value) == expected, value
+        seen += 1
+    assert seen > 2000  # plenty of valid ones among them
