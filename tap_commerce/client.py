@@ -372,21 +372,140 @@ class CommerceStream(RESTStream):
             and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
         )
 
-    def fetch_records(self, context: Context | None) -> Iterable[dict]:
-        """The records the API returns for a context, all pages; overridden by children."""
-        return self.request_records(context)
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Iterator[dict]:
+        """singer-sdk's record loop, or `_sync_pages` where it is equivalent."""
+        if write_messages and context is None and self._whole_pages():
+            self._sync_pages()
+            return
+        yield from super()._sync_records(context, write_messages=write_messages)
+
+    def _whole_pages(self) -> bool:
+        """Whether `_sync_pages` may stand in for singer-sdk's record loop: a selected
+        stream with no partitions and no child streams, records passing through
+        unchanged (`_passes_through`), no record limit, and no override of the per-record
+        hooks the loop would call."""
+        cls = type(self)
+        return (
+            self.selected
+            and not self.partitions
+            and not self.child_streams
+            and self.ABORT_AT_RECORD_COUNT is None
+            and cls.post_process is RESTStream.post_process
+            and cls.get_records is CommerceStream.get_records
+            and cls._process_record is RESTStream._process_record
+            and self._passes_through()
+        )
+
+    def _sync_pages(self) -> None:
+        """singer-sdk's record loop (`Stream._sync_records`) a page at a time.
+
+        The messages are the ones the SDK writes, in the same order: each RECORD as
+        `_write_record_message` spells it, a STATE after every ``STATE_MSG_FREQUENCY``
+        records and at the end, the same bookmark (the largest replication-key value, as
+        if every record had been offered to `_increment_stream_state`), the same metrics.
+        What goes is the SDK's per-record bookkeeping: a page is filtered in one pass and
+        its RECORD lines are encoded in one call (`BlockWriter.write_records`).
+        """
+        writer = t.cast("BlockWriter", self._tap.message_writer)
+        version = self._stream_version
+        every = self.STATE_MSG_FREQUENCY
+        fields, key = self._fields, self.replication_key
+        written = 0
+        with self.get_record_counter() as record_counter, self.get_sync_timer() as timer:
+            record_counter.with_context({})
+            timer.with_context({})
+            self._write_starting_replication_value(None)
+            admits = self.window.admits if key else None
+            for page in self.fetch_pages(None):
+                records = []
+                for record in page:
+                    if not fields.issuperset(record):
+                        self._drop_unknown_fields(record)
+                    value = record.get(key) if admits else None
+                    if value is None or admits(value):  # type: ignore[misc]
+                        records.append(record)
+                frame = writer.record_frame(self.name, version, self._extracted_at)
+                while records:
+                    room = every - written % every
+                    chunk, records = records[:room], records[room:]
+                    writer.write_records(chunk, frame)
+                    self.state_manager.is_flushed = False
+                    if key:
+                        self._bookmark_chunk(chunk, key)
+                    written += len(chunk)
+                    record_counter.increment(len(chunk))
+                    if written % every == 0:
+                        self._write_state_message()
+            self._finalize_state(self.get_context_state(None))
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
+
+    def _bookmark_chunk(self, records: list[dict], key: str) -> None:
+        """Offer a run of records to the bookmark as the SDK's loop would one by one: only
+        the largest (canonical, so string-ordered) value can change it; a record whose
+        value is not a string goes through on its own, as it would."""
+        top = None
+        for record in records:
+            value = record.get(key)
+            if isinstance(value, str):
+                if top is None or value > top[key]:
+                    top = record
+            else:
+                self._increment_stream_state(record)
+        if top is not None:
+            self._increment_stream_state(top)
+
+    def fetch_pages(self, context: Context | None) -> Iterable[list[dict]]:
+        """The pages of records the API returns for a context; overridden by children."""
+        return self.request_pages(context)
+
+    def request_pages(self, context: Context | None) -> Iterator[list[dict]]:
+        """singer-sdk's page loop (`RESTStream.request_records`), a page at a time: the
+        same requests, metrics and end-of-list rules, each page's records as one list."""
+        paginator = self.get_new_paginator() or SinglePagePaginator()
+        send = self.request_decorator(self._request)
+        pages = 0
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            while not paginator.finished:
+                prepared = self._prepare_request(context=context, page=paginator)
+                response = send(prepared, context)
+                request_counter.increment()
+                self.update_sync_costs(prepared, response, context)
+                records = list(self.parse_response(response))
+                if not records:
+                    if paginator.continue_if_empty(response):
+                        paginator.advance(response)
+                        continue
+                    self.log(
+                        "Pagination stopped after %d pages because no records were found "
+                        "in the last response",
+                        pages,
+                    )
+                    break
+                yield records
+                pages += 1
+                paginator.advance(response)
+
+    def request_records(self, context: Context | None) -> Iterator[dict]:
+        """The records of every page (see `request_pages`)."""
+        for page in self.request_pages(context):
+            yield from page
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Records to emit: unknown fields dropped, the incremental window applied."""
         fields = self._fields
         try:
-            for record in self.fetch_records(context):
-                if not fields.issuperset(record):
-                    self._drop_unknown_fields(record)
-                if not self.in_window(record):
-                    self.outside_window(record, context)
-                    continue
-                yield record
+            for page in self.fetch_pages(context):
+                for record in page:
+                    if not fields.issuperset(record):
+                        self._drop_unknown_fields(record)
+                    if not self.in_window(record):
+                        self.outside_window(record, context)
+                        continue
+                    yield record
         finally:
             if self.child_streams:
                 # every child list of this parent has been taken (or never will be)
@@ -551,13 +670,13 @@ class ChildStream(CommerceStream):
             record[self.parent_key] = parent_id
         return records
 
-    def fetch_records(self, context: Context | None) -> Iterable[dict]:  # noqa: D102
+    def fetch_pages(self, context: Context | None) -> Iterable[list[dict]]:  # noqa: D102
         assert context is not None  # noqa: S101 - children always run with a context
         fetched = self._tap.fanout.take(self, context)
         records = self.fetch(context) if fetched is None else fetched
         self._parents_read += 1
         self._rows_read += len(records)
-        return records
+        return [records]
 
     def log_summary(self) -> None:
         """One INFO line for the whole stream (its per-parent lines are at DEBUG, see

@@ -8,13 +8,15 @@ what is left when a sync ends, however it ends.
 
 `write_record` is the direct path for a record that needs no stream map, no property
 deselection and no type conformance: the RECORD message is encoded straight from the
-record, without building singer-sdk's message object.
+record, without building singer-sdk's message object. `write_records` does the same for a
+run of records of one page, around bytes framed once (`record_frame`).
 """
 
 from __future__ import annotations
 
 import sys
 import typing as t
+from datetime import datetime, timezone
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib.encoding.simple import RecordMessage
@@ -41,6 +43,27 @@ class BlockWriter(MsgSpecWriter):
         pending = self._pending
         encoder.encode_into(message, pending, -1)
         pending += b"\n"
+        if len(pending) >= BLOCK:
+            self.flush()
+
+    @staticmethod
+    def record_frame(stream: str, version: int | None, time_extracted: str | None) -> tuple[bytes, bytes]:
+        """What goes before and after the record in a RECORD line of ``stream``: the bytes
+        `write_record` would write around it for the same message."""
+        head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+        tail = b',"version":' + encoder.encode(version) if version is not None else b""
+        when = time_extracted or datetime.now(timezone.utc).isoformat()
+        return head, tail + b',"time_extracted":' + encoder.encode(when) + b"}\n"
+
+    def write_records(self, records: list[dict[str, t.Any]], frame: tuple[bytes, bytes]) -> None:
+        """Write one RECORD line per record, framed by `record_frame`."""
+        head, tail = frame
+        pending = self._pending
+        encode_into = encoder.encode_into
+        for record in records:
+            pending += head
+            encode_into(record, pending, -1)
+            pending += tail
         if len(pending) >= BLOCK:
             self.flush()
 

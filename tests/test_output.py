@@ -27,6 +27,18 @@ def without_time(messages: list[dict]) -> list[dict]:
     return [{k: v for k, v in m.items() if k != "time_extracted"} for m in messages]
 
 
+def without_clock(messages: list[dict]) -> list[dict]:
+    """Messages without what depends on when the run happened (``time_extracted``, and
+    the signpost: the moment the sync started)."""
+    out = without_time(messages)
+    for message in out:
+        if message["type"] == "STATE":
+            message["value"] = copy.deepcopy(message["value"])
+            for bookmark in message["value"].get("bookmarks", {}).values():
+                bookmark.pop("replication_key_signpost", None)
+    return out
+
+
 def test_the_direct_path_writes_what_singer_sdks_path_writes(sandbox, monkeypatch):
     config = sandbox.config("storefront")
     direct = run(config)
@@ -95,3 +107,55 @@ def test_records_are_written_in_blocks_and_everything_else_at_once(monkeypatch):
     writer.write_message(StateMessage(value={"bookmarks": {}}))
     lines = out.getvalue().splitlines()
     assert len(lines) == 1001 and lines[-1].startswith(b'{"type":"STATE"')
+
+
+def test_a_page_at_a_time_writes_what_the_record_loop_writes(sandbox, monkeypatch):
+    """`_sync_pages` against singer-sdk's record loop, on an incremental run whose window
+    keeps records out, with unknown fields to drop, and with a STATE due every 7 records
+    (so inside pages): the same messages in the same order, STATE included."""
+    config = sandbox.config("payments")
+    first = run(config)
+    sandbox.mutate("payments", added=9, updated=13)
+    sandbox.set_extra_fields({"surprise": 1}, apis=["payments"])
+    monkeypatch.setattr(CommerceStream, "STATE_MSG_FREQUENCY", 7)
+    calls: list[str] = []
+    original = CommerceStream._sync_pages
+
+    def spy(self):  # noqa: ANN001, ANN202
+        calls.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(CommerceStream, "_sync_pages", spy)
+    try:
+        pages = run(config, state=first.final_state)
+        monkeypatch.setattr(CommerceStream, "_whole_pages", lambda self: False)
+        loop = run(config, state=first.final_state)
+    finally:
+        sandbox.set_extra_fields(None)
+    assert sorted(calls) == ["order_payments", "products"]  # the page path did run
+    assert without_clock(pages.messages) == without_clock(loop.messages)
+    states = [m for m in pages.messages if m["type"] == "STATE"]
+    assert len(states) > 4  # the 7-record rhythm, not only the last one
+    records = pages.records["order_payments"]
+    assert 0 < len(records) < len(first.records["order_payments"])  # the window kept some out
+    assert all("surprise" not in r for r in records)
+
+
+def test_the_bookmark_of_a_page_is_that_of_its_records_one_by_one(sandbox):
+    """Only the largest value can move the bookmark; a null value goes through on its
+    own, as in the record loop (singer-sdk warns and keeps the bookmark)."""
+    tap = TapCommerce(config=sandbox.config("payments"))
+    stream = tap.streams["order_payments"]
+    offered: list[object] = []
+    stream._increment_stream_state = lambda record, **_: offered.append(record["updated_at"])
+    records = [{"updated_at": v} for v in ["2024-01-02T00:00:00+00:00", None, "2024-03-01T00:00:00+00:00", "2024-02-01T00:00:00+00:00"]]
+    stream._bookmark_chunk(records, "updated_at")
+    assert offered == [None, "2024-03-01T00:00:00+00:00"]
+
+
+def test_streams_with_children_or_maps_keep_singer_sdks_record_loop(sandbox):
+    shop = TapCommerce(config=sandbox.config("shop"))
+    assert not shop.streams["products"]._whole_pages()  # its child streams sync per product
+    assert shop.streams["customers"]._whole_pages()
+    mapped = TapCommerce(config={**sandbox.config("shop"), "stream_maps": {"customers": {"email": None}}})
+    assert not mapped.streams["customers"]._whole_pages()
