@@ -52,4 +52,5 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
 
 .PHONY: bench
 bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m compileall -q tap_commerce  # as a non-editable install would
 	$(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)

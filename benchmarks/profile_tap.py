@@ -48,13 +48,14 @@ STAGES = [
     ("date-time normalisation (tap)", ("normalize_datetimes",)),
     ("per-request metric log line (SDK)", ("_write_request_duration_log",)),
     ("deselected-property check per record (SDK)", ("pop_deselected_record_properties",)),
-    ("RECORD serialise and write (MsgSpecWriter)", ("write_message",)),
+    ("RECORD serialise and write (tap BlockWriter)", ("write_message", "write_records", "write_record")),
     ("RECORD message build (SDK)", ("_generate_record_messages", "_write_record_message")),
     ("bookmark update per record (SDK)", ("_increment_stream_state",)),
     ("rest of parse_response (tap: envelope, fan-out check)", ("parse_response",)),
-    ("rest of the SDK's request loop (paginator, metrics)", ("request_records",)),
+    ("rest of the page loop (paginator, metrics)", ("request_pages", "request_records")),
     ("window filter and field check (tap get_records)", ("get_records",)),
-    ("rest of the SDK's record loop", ("_sync_records",)),
+    ("bookmark of a page (tap)", ("_bookmark_chunk",)),
+    ("rest of the record loop (SDK's, or the tap's page at a time)", ("_sync_pages", "_sync_records")),
     ("start-up (imports, settings, discovery)", ("<module>",)),
 ]
 

@@ -40,6 +40,7 @@ from harness import (  # noqa: E402
     singer_records,
     tap_command,
     tool,
+    warm_up,
     work_directory,
 )
 
@@ -580,6 +581,7 @@ def main() -> int:
     report = Report()
     work = work_directory("tap-commerce-bench-")
     began = time.perf_counter()
+    warm_up()
     try:
         if "a" in parts:
             bench_large_stream(
