@@ -229,15 +229,19 @@ def normalize_datetimes(value: object, tree: DateTimePaths, bad: list[str], path
         return
     if not isinstance(value, dict):
         return
+    memo = _memo
     for name, sub in tree.items():
         item = value.get(name)
         if item is None:
             continue
-        where = f"{path}.{name}" if path else name
-        if sub is None:
+        if sub is not None:
+            normalize_datetimes(item, sub, bad, f"{path}.{name}" if path else name)
+            continue
+        result = memo.get(item) if item.__class__ is str else None
+        if result is None:
             try:
-                value[name] = normalize_datetime(item)
+                result = normalize_datetime(item)
             except ValueError:
-                bad.append(where)
-        else:
-            normalize_datetimes(item, sub, bad, where)
+                bad.append(f"{path}.{name}" if path else name)
+                continue
+        value[name] = result
