@@ -45,6 +45,7 @@ from harness import (  # noqa: E402
 )
 
 from tap_commerce.apis import API_TAPS  # noqa: E402
+from tap_commerce.settings import DEFAULT_MAX_CONCURRENCY  # noqa: E402
 
 SHOP_CHILDREN = ("products_images", "products_reviews", "product_options", "products_variations")
 APIS = ("storefront", "payments", "shop", "digital", "orders")
@@ -263,7 +264,7 @@ def bench_concurrency(report: Report, work: Path, products: int) -> None:
         )
         expected = {s: sandbox.streams()["shop"][s] for s in selected}
         plan = [
-            ("tap-commerce, max_concurrency 8 (default)", tap_command(config, tap_catalog), False),
+            (f"tap-commerce, max_concurrency {DEFAULT_MAX_CONCURRENCY} (default)", tap_command(config, tap_catalog), False),
             (
                 "dlt, parallelized children",
                 dlt_command(config, folder / "dlt-parallel", selected, parallel=True),
@@ -310,7 +311,12 @@ def bench_concurrency(report: Report, work: Path, products: int) -> None:
     report.section("(b) Concurrency: shop sub-resources at 50 ms latency", lines)
     seq = runs[plan[2][0]]
     dlt_parallel = runs[plan[1][0]]
-    report.at_least("b1", "tap-commerce speed-up, max_concurrency 8 vs 1", seq.wall / fast.wall, 6)
+    report.at_least(
+        "b1",
+        f"tap-commerce speed-up, max_concurrency {DEFAULT_MAX_CONCURRENCY} vs 1",
+        seq.wall / fast.wall,
+        6,
+    )
     lead = dlt_parallel.wall / fast.wall
     report.flag(
         "b2",

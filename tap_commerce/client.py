@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import json
 import typing as t
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -463,31 +464,64 @@ class CommerceStream(RESTStream):
 
     def request_pages(self, context: Context | None) -> Iterator[list[dict]]:
         """singer-sdk's page loop (`RESTStream.request_records`), a page at a time: the
-        same requests, metrics and end-of-list rules, each page's records as one list."""
+        same requests, metrics and end-of-list rules, each page's records as one list.
+
+        A stream whose child lists are fetched by the fan-out pool asks the pool for its
+        next page too, as soon as the current one is read, so the parent's round trip
+        overlaps its children's instead of following them. The requests are the same; a
+        paginator failure (a foreign next-page URL) is raised after the current page.
+        """
         paginator = self.get_new_paginator() or SinglePagePaginator()
         send = self.request_decorator(self._request)
+        fanout = self._tap.fanout
+        ahead = fanout.workers > 1 and any(
+            c.selected or c.has_selected_descendents for c in self.child_streams
+        )
         pages = 0
+        pending: tuple[requests.PreparedRequest, Future[requests.Response]] | None = None
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
-            while not paginator.finished:
-                prepared = self._prepare_request(context=context, page=paginator)
-                response = send(prepared, context)
-                request_counter.increment()
-                self.update_sync_costs(prepared, response, context)
-                records = list(self.parse_response(response))
-                if not records:
-                    if paginator.continue_if_empty(response):
+            try:
+                while not paginator.finished:
+                    if pending is None:
+                        prepared = self._prepare_request(context=context, page=paginator)
+                        response = send(prepared, context)
+                    else:
+                        (prepared, future), pending = pending, None
+                        response = future.result()
+                    request_counter.increment()
+                    self.update_sync_costs(prepared, response, context)
+                    records = list(self.parse_response(response))
+                    if not records:
+                        if paginator.continue_if_empty(response):
+                            paginator.advance(response)
+                            continue
+                        self.log(
+                            "Pagination stopped after %d pages because no records were "
+                            "found in the last response",
+                            pages,
+                        )
+                        break
+                    if not ahead:
+                        yield records
+                        pages += 1
                         paginator.advance(response)
                         continue
-                    self.log(
-                        "Pagination stopped after %d pages because no records were found "
-                        "in the last response",
-                        pages,
-                    )
-                    break
-                yield records
-                pages += 1
-                paginator.advance(response)
+                    failure = None
+                    try:
+                        paginator.advance(response)
+                    except BadResponseError as exc:
+                        failure = exc
+                    if failure is None and not paginator.finished:
+                        nxt = self._prepare_request(context=context, page=paginator)
+                        pending = (nxt, fanout.submit(send, nxt, context))
+                    yield records
+                    pages += 1
+                    if failure is not None:
+                        raise failure
+            finally:
+                if pending is not None:
+                    pending[1].cancel()  # queued: never sent; in flight: its answer is dropped
 
     def request_records(self, context: Context | None) -> Iterator[dict]:
         """The records of every page (see `request_pages`)."""

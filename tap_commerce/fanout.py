@@ -18,6 +18,8 @@ if t.TYPE_CHECKING:
 
     from tap_commerce.client import ChildStream
 
+T = t.TypeVar("T")
+
 
 class FanOut:
     """A pool of ``workers`` threads and the child lists it is fetching."""
@@ -42,6 +44,12 @@ class FanOut:
             for context in contexts:
                 key = (child.name, context[child.parent_key])
                 self._pending[key] = self._pool.submit(child.fetch, context)
+
+    def submit(self, call: t.Callable[..., T], *args: t.Any) -> Future[T]:  # noqa: ANN401
+        """Run one other call in the pool (a parent's next page), untracked by `discard`."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fanout")
+        return self._pool.submit(call, *args)
 
     def take(self, child: ChildStream, context: dict) -> list[dict] | None:
         """The prefetched list for a context (waiting for it), or None if never submitted.

@@ -25,7 +25,7 @@ if t.TYPE_CHECKING:
 API_IDS = ("storefront", "payments", "shop", "digital", "orders")
 SECRET_SETTINGS = ("api_key", "api_secret", "password", "client_secret")
 CHILD_SYNC_MODES = ("all", "changed")
-DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_CONCURRENCY = 16
 
 
 class ConfigError(ValueError):

@@ -201,6 +201,55 @@ def test_concurrent_fan_out_gives_the_same_records_as_a_sequential_run(server, c
             assert message["stream"] in seen_schema
 
 
+def test_the_next_product_page_is_read_while_the_children_of_this_one_are(server, config) -> None:  # noqa: ANN001
+    """With a pool, products' next page is asked for as soon as a page is read, so its
+    round trip overlaps the children's; the requests and records are those of a
+    sequential run, where the next page waits for every child of the current one."""
+    ShopFake(server, [product(i) for i in range(1, 10)])  # three pages of three
+
+    def order() -> list[tuple[str, str | None]]:
+        return [(request.path, request.args.get("offset")) for request, _ in server.log]
+
+    def children_of_first_page(seen: list[tuple[str, str | None]]) -> list[int]:
+        return [i for i, (path, _) in enumerate(seen) if re.match(r"^/v1/products/[123]/", path)]
+
+    sequential = run({**config, "max_concurrency": 1})
+    seen = order()
+    assert seen.index(("/v1/products", "3")) > max(children_of_first_page(seen))
+    server.clear_log()
+    concurrent = run({**config, "max_concurrency": 6})
+    overlapped = order()
+    assert overlapped.index(("/v1/products", "3")) < max(children_of_first_page(overlapped))
+    assert sorted(overlapped, key=str) == sorted(seen, key=str)
+    assert concurrent.records == sequential.records
+
+
+def test_a_paginator_failure_after_a_page_comes_after_that_pages_records(server, config, monkeypatch) -> None:  # noqa: ANN001
+    """The next page is worked out before the current one is emitted; if that fails, the
+    current page (and its children) is still emitted first, as in a sequential run."""
+    from tap_commerce.errors import BadResponseError  # noqa: PLC0415
+    from tap_commerce.pagination import OffsetPaginator  # noqa: PLC0415
+    from tests.harness import run_until_failure  # noqa: PLC0415
+
+    ShopFake(server, [product(i) for i in range(1, 10)])
+    original = OffsetPaginator.get_next
+
+    def failing(self, response):  # noqa: ANN001, ANN202
+        if self.current_value == 3:
+            raise BadResponseError("stream 'products': no next page for you")
+        return original(self, response)
+
+    monkeypatch.setattr(OffsetPaginator, "get_next", failing)
+    outputs = []
+    for workers in (1, 6):
+        output, error = run_until_failure({**config, "max_concurrency": workers})
+        assert isinstance(error, BadResponseError)
+        outputs.append(output)
+    sequential, concurrent = outputs
+    assert [r["id"] for r in concurrent.records["products"]] == list(range(1, 7))
+    assert concurrent.records == sequential.records
+
+
 def test_bad_credentials_fail_fast_naming_both_settings(server, config) -> None:  # noqa: ANN001
     ShopFake(server, [product(1)])
     from tap_commerce.errors import AuthError  # noqa: PLC0415
