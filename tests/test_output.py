@@ -159,3 +159,13 @@ def test_streams_with_children_or_maps_keep_singer_sdks_record_loop(sandbox):
     assert shop.streams["customers"]._whole_pages()
     mapped = TapCommerce(config={**sandbox.config("shop"), "stream_maps": {"customers": {"email": None}}})
     assert not mapped.streams["customers"]._whole_pages()
+
+
+def test_a_dry_run_still_stops_at_one_record_per_stream(sandbox, tmp_path):
+    """``--test`` sets singer-sdk's record limit, which its own loop enforces: the page
+    path stands aside."""
+    from tests.harness import run_cli  # noqa: PLC0415
+
+    out = run_cli(["--test"], config=sandbox.config("payments"), tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert {s: len(r) for s, r in out.records.items()} == {"order_payments": 1, "products": 1}
