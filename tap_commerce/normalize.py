@@ -92,13 +92,18 @@ def format_datetime(moment: datetime) -> str:
 
 
 # The spellings the APIs use (``YYYY-MM-DDTHH:MM:SS``, a fraction of 1 to 6 digits or none,
-# then ``Z``, ``±HH:MM`` or nothing) are respelt by string surgery; anything else that
-# `datetime.fromisoformat` reads is formatted from the parsed value.
+# then ``Z``, ``±HH:00`` or nothing) are checked and respelt by string operations and table
+# lookups; anything else (an offset with minutes, another separator…) takes the general
+# path, `format_datetime(parse_datetime(value))`, which also says why a value is refused.
 _memo: dict[str, str] = {}
 _MEMO_SIZE = 4096
-_shifts: dict[str, int] = {}  # offset -> minutes that turn local time into UTC
-_HHMM = [f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60)]  # minute of the day -> "HH:MM"
-_MINUTE_OF_DAY = {text: minute for minute, text in enumerate(_HHMM)}
+_HOURS = {f"{h:02d}": h for h in range(24)}
+_HH = [f"{h:02d}" for h in range(24)]
+_SIXTY = frozenset(f"{m:02d}" for m in range(60))
+_UTC_OFFSETS = ("", "Z", "+00:00", "-00:00")
+#: day + offset -> (hours to add for UTC, the UTC day before, the day, the day after)
+_days: dict[str, tuple[int, str | None, str, str | None] | None] = {}
+_ONE_DAY = timedelta(days=1)
 
 
 def normalize_datetime(value: str) -> str:
@@ -116,15 +121,13 @@ def normalize_datetime(value: str) -> str:
 
 
 def _canonical(value: str) -> str:
-    """`datetime.fromisoformat` checks the value (calendar, ranges, offset); an offset
-    moves only the hour and minute, and the date when it crosses midnight, so seconds
-    and fraction are copied as they came."""
-    try:
-        datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return format_datetime(parse_datetime(value))  # its own forms, or its ValueError
+    """An offset of whole hours moves only the hour, and the day when it crosses
+    midnight: minutes, seconds and fraction are copied once checked, and what a day and
+    an offset give (`_day`) is worked out once."""
+    if value.__class__ is not str or len(value) < 19:  # noqa: PLR2004
+        return format_datetime(parse_datetime(value))
     if value[-1] == "Z":
-        body, offset = value[:-1], ""
+        body, offset = value[:-1], "Z"
     elif value[-3] == ":" and value[-6] in "+-":
         body, offset = value[:-6], value[-6:]
     else:
@@ -135,28 +138,56 @@ def _canonical(value: str) -> str:
         or body[10] != "T"
         or body[13] != ":"
         or body[16] != ":"
-        or (size != 19 and (body[19] != "." or not 20 < size <= 26 or not body[20:].isdigit()))  # noqa: PLR2004
+        or body[14:16] not in _SIXTY
+        or body[17:19] not in _SIXTY
+        or (size != 19 and (body[19] != "." or size > 26 or not body[20:].isdigit()))  # noqa: PLR2004
     ):
         return format_datetime(parse_datetime(value))
-    if not offset or offset[1:] == "00:00":
-        head = body[:19]
+    hour = _HOURS.get(body[11:13])
+    key = body[:10] + offset
+    day = _days.get(key, False)
+    if day is False:
+        day = _day(body[:10], offset)
+        if len(_days) >= _MEMO_SIZE:
+            _days.clear()
+        _days[key] = day
+    if day is None or hour is None:
+        return format_datetime(parse_datetime(value))
+    shift, before, same, after = day
+    hour += shift
+    if hour < 0:
+        text, hour = before, hour + 24
+    elif hour > 23:  # noqa: PLR2004
+        text, hour = after, hour - 24
     else:
-        shift = _shifts.get(offset)
-        if shift is None:
-            shift = int(offset[1:3]) * 60 + int(offset[4:6])
-            shift = _shifts[offset] = shift if offset[0] == "-" else -shift
-        minutes = _MINUTE_OF_DAY[body[11:16]] + shift
-        if 0 <= minutes < 1440:  # noqa: PLR2004 - the same day in UTC
-            head = body[:11] + _HHMM[minutes] + body[16:19]
-        else:
-            try:
-                head = (datetime.fromisoformat(body[:19]) + timedelta(minutes=shift)).isoformat()
-            except OverflowError:  # before year 1 or after 9999 in UTC
-                return format_datetime(parse_datetime(value))
+        text = same
+    if text is None:  # before year 1 or after 9999 in UTC
+        return format_datetime(parse_datetime(value))
     fraction = body[20:].rstrip("0")
     if fraction:
-        return f"{head}.{fraction}+00:00"
-    return head + "+00:00"
+        return f"{text}T{_HH[hour]}{body[13:19]}.{fraction}+00:00"
+    return f"{text}T{_HH[hour]}{body[13:19]}+00:00"
+
+
+def _day(text: str, offset: str) -> tuple[int, str | None, str, str | None] | None:
+    """What `_canonical` needs of a ``YYYY-MM-DD`` and an offset of whole hours, or None
+    when either is not one (the general path then decides)."""
+    if offset in _UTC_OFFSETS:
+        shift = 0
+    else:
+        hours = _HOURS.get(offset[1:3])
+        if hours is None or offset[4:] != "00":
+            return None
+        shift = hours if offset[0] == "-" else -hours
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    if day.isoformat() != text:
+        return None
+    before = (day - _ONE_DAY).isoformat() if day > date.min else None
+    after = (day + _ONE_DAY).isoformat() if day < date.max else None
+    return shift, before, text, after
 
 
 def format_millis_z(moment: datetime) -> str:
@@ -240,8 +271,11 @@ def normalize_datetimes(value: object, tree: DateTimePaths, bad: list[str], path
         result = memo.get(item) if item.__class__ is str else None
         if result is None:
             try:
-                result = normalize_datetime(item)
+                result = _canonical(item)
             except ValueError:
                 bad.append(f"{path}.{name}" if path else name)
                 continue
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[item] = result
         value[name] = result
