@@ -13,7 +13,6 @@ import dataclasses
 import enum
 import json
 import typing as t
-from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -44,6 +43,7 @@ from tap_commerce.transport import (
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+    from concurrent.futures import Future
 
     from singer_sdk.helpers.types import Context
     from singer_sdk.pagination import BaseAPIPaginator
@@ -412,21 +412,15 @@ class CommerceStream(RESTStream):
         writer = t.cast("BlockWriter", self._tap.message_writer)
         version = self._stream_version
         every = self.STATE_MSG_FREQUENCY
-        fields, key = self._fields, self.replication_key
+        key = self.replication_key
+        admitted = self._admitted
         written = 0
         with self.get_record_counter() as record_counter, self.get_sync_timer() as timer:
             record_counter.with_context({})
             timer.with_context({})
             self._write_starting_replication_value(None)
-            admits = self.window.admits if key else None
             for page in self.fetch_pages(None):
-                records = []
-                for record in page:
-                    if not fields.issuperset(record):
-                        self._drop_unknown_fields(record)
-                    value = record.get(key) if admits else None
-                    if value is None or admits(value):  # type: ignore[misc]
-                        records.append(record)
+                records = [record for record in page if admitted(record)]
                 frame = writer.record_frame(self.name, version, self._extracted_at)
                 while records:
                     room = every - written % every
@@ -469,7 +463,8 @@ class CommerceStream(RESTStream):
         A stream whose child lists are fetched by the fan-out pool asks the pool for its
         next page too, as soon as the current one is read, so the parent's round trip
         overlaps its children's instead of following them. The requests are the same; a
-        paginator failure (a foreign next-page URL) is raised after the current page.
+        paginator failure (a foreign next-page URL, a loop) is raised after the current
+        page's records.
         """
         paginator = self.get_new_paginator() or SinglePagePaginator()
         send = self.request_decorator(self._request)
@@ -502,17 +497,14 @@ class CommerceStream(RESTStream):
                             pages,
                         )
                         break
-                    if not ahead:
-                        yield records
-                        pages += 1
-                        paginator.advance(response)
-                        continue
+                    # the next page is worked out now; a failure to do so is raised after
+                    # this page's records, as it would be if it were worked out then
                     failure = None
                     try:
                         paginator.advance(response)
-                    except BadResponseError as exc:
+                    except Exception as exc:  # noqa: BLE001 - raised below
                         failure = exc
-                    if failure is None and not paginator.finished:
+                    if ahead and failure is None and not paginator.finished:
                         nxt = self._prepare_request(context=context, page=paginator)
                         pending = (nxt, fanout.submit(send, nxt, context))
                     yield records
@@ -530,16 +522,14 @@ class CommerceStream(RESTStream):
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
         """Records to emit: unknown fields dropped, the incremental window applied."""
-        fields = self._fields
+        admitted = self._admitted
         try:
             for page in self.fetch_pages(context):
                 for record in page:
-                    if not fields.issuperset(record):
-                        self._drop_unknown_fields(record)
-                    if not self.in_window(record):
+                    if admitted(record):
+                        yield record
+                    else:
                         self.outside_window(record, context)
-                        continue
-                    yield record
         finally:
             if self.child_streams:
                 # every child list of this parent has been taken (or never will be)
@@ -547,6 +537,13 @@ class CommerceStream(RESTStream):
                 for child in self.child_streams:
                     if isinstance(child, ChildStream):
                         child.log_summary()
+
+    def _admitted(self, record: dict) -> bool:
+        """Drop the fields the schema does not know; then whether the window admits the
+        record (both record loops ask this of every record)."""
+        if not self._fields.issuperset(record):
+            self._drop_unknown_fields(record)
+        return self.in_window(record)
 
     def in_window(self, record: dict) -> bool:
         """Whether the incremental window admits a record (always, for full-table streams

@@ -38,18 +38,20 @@ class FanOut:
         if self.workers <= 1:
             return  # sequential: each child fetches inline when the SDK asks
         self.discard()
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fanout")
+        pool = self._executor()
         for child in children:
             for context in contexts:
                 key = (child.name, context[child.parent_key])
-                self._pending[key] = self._pool.submit(child.fetch, context)
+                self._pending[key] = pool.submit(child.fetch, context)
 
     def submit(self, call: t.Callable[..., T], *args: t.Any) -> Future[T]:  # noqa: ANN401
         """Run one other call in the pool (a parent's next page), untracked by `discard`."""
+        return self._executor().submit(call, *args)
+
+    def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fanout")
-        return self._pool.submit(call, *args)
+        return self._pool
 
     def take(self, child: ChildStream, context: dict) -> list[dict] | None:
         """The prefetched list for a context (waiting for it), or None if never submitted.

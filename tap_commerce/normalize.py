@@ -94,7 +94,7 @@ def format_datetime(moment: datetime) -> str:
 # The spellings the APIs use (``YYYY-MM-DDTHH:MM:SS``, a fraction of 1 to 6 digits or none,
 # then ``Z``, ``±HH:00`` or nothing) are checked and respelt by string operations and table
 # lookups; anything else (an offset with minutes, another separator…) takes the general
-# path, `format_datetime(parse_datetime(value))`, which also says why a value is refused.
+# path, `_general`, which also says why a value is refused.
 _memo: dict[str, str] = {}
 _MEMO_SIZE = 4096
 _HOURS = {f"{h:02d}": h for h in range(24)}
@@ -125,7 +125,7 @@ def _canonical(value: str) -> str:
     midnight: minutes, seconds and fraction are copied once checked, and what a day and
     an offset give (`_day`) is worked out once."""
     if value.__class__ is not str or len(value) < 19:  # noqa: PLR2004
-        return format_datetime(parse_datetime(value))
+        return _general(value)
     if value[-1] == "Z":
         body, offset = value[:-1], "Z"
     elif value[-3] == ":" and value[-6] in "+-":
@@ -142,7 +142,7 @@ def _canonical(value: str) -> str:
         or body[17:19] not in _SIXTY
         or (size != 19 and (body[19] != "." or size > 26 or not body[20:].isdigit()))  # noqa: PLR2004
     ):
-        return format_datetime(parse_datetime(value))
+        return _general(value)
     hour = _HOURS.get(body[11:13])
     key = body[:10] + offset
     day = _days.get(key, False)
@@ -152,7 +152,7 @@ def _canonical(value: str) -> str:
             _days.clear()
         _days[key] = day
     if day is None or hour is None:
-        return format_datetime(parse_datetime(value))
+        return _general(value)
     shift, before, same, after = day
     hour += shift
     if hour < 0:
@@ -162,11 +162,16 @@ def _canonical(value: str) -> str:
     else:
         text = same
     if text is None:  # before year 1 or after 9999 in UTC
-        return format_datetime(parse_datetime(value))
+        return _general(value)
     fraction = body[20:].rstrip("0")
     if fraction:
         return f"{text}T{_HH[hour]}{body[13:19]}.{fraction}+00:00"
     return f"{text}T{_HH[hour]}{body[13:19]}+00:00"
+
+
+def _general(value: str) -> str:
+    """Every form `parse_datetime` reads, or its ValueError saying why not."""
+    return format_datetime(parse_datetime(value))
 
 
 def _day(text: str, offset: str) -> tuple[int, str | None, str, str | None] | None:
@@ -271,11 +276,8 @@ def normalize_datetimes(value: object, tree: DateTimePaths, bad: list[str], path
         result = memo.get(item) if item.__class__ is str else None
         if result is None:
             try:
-                result = _canonical(item)
+                result = normalize_datetime(item)
             except ValueError:
                 bad.append(f"{path}.{name}" if path else name)
                 continue
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[item] = result
         value[name] = result

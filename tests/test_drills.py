@@ -25,7 +25,7 @@ from tap_commerce.sandbox import Sandbox
 from tap_commerce.sandbox.faults import KINDS
 from tap_commerce.settings import API_IDS
 from tests import warehouse
-from tests.harness import FAST, Output, run
+from tests.harness import FAST, Output, parse_lines, run
 
 SCALE = 0.05
 ANCHOR = "2026-06-01"
@@ -315,6 +315,9 @@ def test_a_next_page_url_on_another_origin_stops_the_sync_and_is_never_requested
         assert "Traceback" not in result.stderr
         assert sb.foreign_requests() == []
         assert sb.credentials["storefront"]["api_key"] not in result.stdout + result.stderr
+        # the page that carried the foreign link was read: its records came out first
+        orders = [m for m in parse_lines(result.stdout) if m.get("type") == "RECORD" and m["stream"] == "orders"]
+        assert len(orders) == 50  # storefront's page size
     finally:
         sb.stop()
 
