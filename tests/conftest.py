@@ -27,3 +27,31 @@ def server(httpserver):  # noqa: ANN001, ANN201
 @pytest.fixture
 def base_url(server) -> str:  # noqa: ANN001
     return server.url_for("/").rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server for the session: the one the environment names
+    (``WAREHOUSE_URI``, ``TARGET_POSTGRES_*``), else a throwaway embedded server. Each
+    test module that loads data takes a database of its own (``fresh_database``)."""
+    from pipeline.postgres import throwaway_server  # noqa: PLC0415 - only for these tests
+
+    with throwaway_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fresh_database(pg_server):  # noqa: ANN001, ANN201
+    """``fresh_database("name")``: a new, empty database on the session's server, dropped
+    at the end of the session."""
+    made = []
+
+    def make(name: str):  # noqa: ANN202
+        database = pg_server.with_database(f"tc_{name}_{len(made)}")
+        database.drop_database()
+        made.append(database.ensure_database())
+        return database
+
+    yield make
+    for database in made:
+        database.drop_database()

@@ -1,48 +1,95 @@
-"""`make demo` (python -m tap_commerce.demo): a full sync, then an incremental one."""
+"""`make demo` (python -m pipeline.demo): the real pipeline, `meltano run
+tap-commerce-<api> target-postgres` for all five APIs, into the embedded PostgreSQL; a full
+load, then an incremental one; or into a server the environment names."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import subprocess
+import sys
 
-from tap_commerce import demo
+from pipeline.postgres import EmbeddedServer, Server
 from tap_commerce.sandbox import Sandbox
 from tap_commerce.settings import API_IDS
+from tests import warehouse
+from tests.harness import REPO
+from tests.meltano_project import clean_environment
 
 SCALE = 0.05
 
 
-def table(output: str) -> dict[tuple[str, str], tuple[int, int]]:
-    """The printed table: (api, stream) -> (rows this run, rows in database)."""
+def run_demo(workdir, env: dict | None = None) -> str:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "pipeline.demo", "--dir", str(workdir), "--scale", str(SCALE), "--stop"],
+        cwd=REPO,
+        env={**clean_environment(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return result.stdout
+
+
+def table(output: str) -> dict[str, tuple[int, int, int]]:
+    """The printed table: "schema.table" -> (rows, inserted, updated)."""
     rows = {}
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) == 4 and parts[0] in API_IDS and parts[2].isdigit():
-            rows[parts[0], parts[1]] = (int(parts[2]), int(parts[3]))
+        if len(parts) == 4 and "." in parts[0] and parts[1].isdigit():
+            rows[parts[0]] = (int(parts[1]), int(parts[2]), int(parts[3]))
     return rows
 
 
-def test_demo_syncs_everything_then_only_what_changed(tmp_path, capsys):
-    demo.main(["--dir", str(tmp_path), "--scale", str(SCALE)])
-    first = capsys.readouterr().out
-    assert "run 1: full sync" in first
+def counts_in(server: Server) -> dict[str, int]:
+    with warehouse.connect(server.uri()) as conn, conn.cursor() as cur:
+        found = {}
+        for api in API_IDS:
+            for stream in warehouse.tables(conn, api):
+                cur.execute(f'SELECT count(*) AS n FROM "{api}"."{stream}"')  # noqa: S608
+                found[f"{api}.{stream}"] = cur.fetchone()["n"]
+        return found
+
+
+def test_demo_loads_everything_through_meltano_then_only_what_changed(tmp_path):
+    first = run_demo(tmp_path)
+    assert "run 1 (full load)" in first
+    for api in API_IDS:
+        assert f"meltano run tap-commerce-{api} target-postgres" in first
     anchor = json.loads((tmp_path / "runs.json").read_text())["anchor"]
     expected = Sandbox(seed=1, scale=SCALE, anchor=anchor).streams()
-    counts = table(first)
-    assert set(counts) == {(api, s) for api in API_IDS for s in expected[api]}
-    for (api, stream), (this_run, stored) in counts.items():
-        assert this_run == stored == expected[api][stream], (api, stream)
+    loaded = table(first)
+    assert loaded == {
+        f"{api}.{stream}": (count, count, 0)
+        for api, streams in expected.items()
+        for stream, count in streams.items()
+    }
+    assert "Revenue per day" in first and "captured USD" in first
+    assert "postgresql://postgres@/warehouse?host=" in first
 
-    demo.main(["--dir", str(tmp_path), "--scale", str(SCALE)])
-    second = capsys.readouterr().out
-    assert "run 2: incremental" in second
+    second = run_demo(tmp_path)
+    assert "run 2 (incremental, from Meltano's state)" in second
     again = table(second)
-    # storefront orders are filtered server-side by modifiedOn: 5 new + 5 edited + the
-    # boundary record; full-table streams are read whole again.
-    assert again["storefront", "orders"][0] < counts["storefront", "orders"][0]
-    assert again["storefront", "orders"][1] == counts["storefront", "orders"][1] + 5
-    assert again["storefront", "inventory"][0] == again["storefront", "inventory"][1]
-    db = sqlite3.connect(tmp_path / "commerce.db")
-    (stored,) = db.execute('SELECT COUNT(*) FROM "orders__orders"').fetchone()
-    db.close()
-    assert stored == again["orders", "orders"][1]
+    # The store moved on by 5 new and 5 edited records per stream; storefront's orders
+    # are keyed on their modification time, so both reach the warehouse.
+    assert again["storefront.orders"] == (loaded["storefront.orders"][0] + 5, 5, 5)
+    assert again["shop.countries"] == (loaded["shop.countries"][0], 0, 0)
+    # The demo's numbers are PostgreSQL's.
+    embedded = EmbeddedServer(tmp_path / "postgres")
+    try:
+        assert counts_in(embedded.server.with_database("warehouse")) == {
+            name: rows for name, (rows, _, _) in again.items()
+        }
+    finally:
+        embedded.stop()
+
+
+def test_demo_loads_into_the_server_the_environment_names(tmp_path, fresh_database):
+    database = fresh_database("demo")
+    output = run_demo(tmp_path, {"WAREHOUSE_URI": database.uri()})
+    assert "(embedded)" not in output
+    assert not (tmp_path / "postgres").exists()
+    loaded = table(output)
+    assert loaded and counts_in(database) == {name: rows for name, (rows, _, _) in loaded.items()}
+    assert (tmp_path / "runs.json").exists()

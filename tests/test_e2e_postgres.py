@@ -1,48 +1,36 @@
 """End to end: `meltano run tap-commerce-<api> target-postgres` (and target-jsonl) for all
-five APIs against the sandbox, into a real, throwaway PostgreSQL; and the tap piped straight
-into target-postgres without Meltano.
+five APIs against the sandbox, into a real PostgreSQL (the session's embedded server, a
+database of this module's own); and the tap piped straight into target-postgres without
+Meltano.
 
-Needs what `make test` installs: Meltano in .venv-meltano, the plugins of meltano.yml in
-.meltano (`meltano install`), and PostgreSQL's server binaries. The Meltano project is a
-copy of the repository's meltano.yml in a temporary directory, with the repository's
-installed plugins (MELTANO_SYS_DIR_ROOT) and a system database of its own, so state and
-output never touch the working tree.
+Needs what `make test` installs: Meltano in .venv-meltano and the plugins of meltano.yml
+in .meltano. The Meltano project is a copy of the repository's meltano.yml in a temporary
+directory (`tests.meltano_project`), keeping its system database in the same PostgreSQL,
+so state and output never touch the working tree.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from pipeline.meltano import PLUGINS
 from tap_commerce.sandbox import Sandbox
 from tap_commerce.settings import API_IDS
 from tests import warehouse
-from tests.harness import REPO
-from tests.pgserver import PostgresServer
+from tests.meltano_project import Project
 from tests.test_discovery import TABLES
 
-MELTANO = REPO / ".venv-meltano" / "bin" / "meltano"
-PLUGINS = REPO / ".meltano"
 TARGET_POSTGRES = PLUGINS / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
 SCALE = 0.2
-FAKE_DB_PASSWORD = "not-a-real-password"  # trust authentication: never checked
-
-
-def _require(path: Path) -> None:
-    if not path.exists():
-        pytest.fail(f"{path} is missing: run `make test`, which installs Meltano and its plugins")
 
 
 @pytest.fixture(scope="module")
-def postgres():
-    with PostgresServer() as server:
-        yield server
+def postgres(fresh_database):
+    return fresh_database("e2e")
 
 
 @pytest.fixture(scope="module")
@@ -53,40 +41,13 @@ def sandbox():
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, postgres, sandbox) -> tuple[Path, dict[str, str]]:
-    """A Meltano project (the repository's meltano.yml) and the environment to run it in."""
-    _require(MELTANO)
-    _require(TARGET_POSTGRES)
-    root = tmp_path_factory.mktemp("meltano-project")
-    shutil.copy(REPO / "meltano.yml", root / "meltano.yml")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TAP_COMMERCE_", "TARGET_", "MELTANO_"))
-    }
-    env.update(
-        MELTANO_SYS_DIR_ROOT=str(PLUGINS),
-        MELTANO_DATABASE_URI=f"sqlite:///{root / 'meltano.db'}",
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-        TARGET_POSTGRES_HOST=postgres.host,
-        TARGET_POSTGRES_PORT=str(postgres.port),
-        TARGET_POSTGRES_USER=postgres.user,
-        TARGET_POSTGRES_PASSWORD=FAKE_DB_PASSWORD,
-        TARGET_POSTGRES_DATABASE=postgres.database,
-    )
-    env.update(sandbox.meltano_env())
-    return root, env
+def project(tmp_path_factory, postgres, sandbox) -> Project:
+    """A Meltano project (the repository's meltano.yml) pointed at the sandbox."""
+    return Project(tmp_path_factory.mktemp("meltano-project"), postgres, env=sandbox.meltano_env())
 
 
-def meltano(project: tuple[Path, dict[str, str]], *args: str) -> str:
-    root, env = project
-    result = subprocess.run(  # noqa: S603
-        [str(MELTANO), *args], cwd=root, env=env, capture_output=True, text=True, timeout=600
-    )
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
-        pytest.fail(f"meltano {' '.join(args)} exited {result.returncode}:\n{tail}")
-    return result.stdout
+def meltano(project: Project, *args: str) -> str:
+    return project.run(*args)
 
 
 Records = dict[tuple[str, str], list[dict]]
@@ -158,7 +119,7 @@ def first_load(project, sandbox) -> dict[str, str]:
 
 
 def test_meltano_loads_every_api_into_its_own_postgres_schema(first_load, postgres, sandbox):
-    assert_warehouse_matches(postgres.url, served(sandbox), first_load)
+    assert_warehouse_matches(postgres.uri(), served(sandbox), first_load)
 
 
 def test_second_meltano_run_is_incremental_and_merges_updates(
@@ -178,7 +139,7 @@ def test_second_meltano_run_is_incremental_and_merges_updates(
     # New records were added, edits merged into their rows, no key repeats.
     expected, merged = after_incremental_run(before, now)
     assert merged >= 6, changes
-    assert_warehouse_matches(postgres.url, expected, first_load)
+    assert_warehouse_matches(postgres.uri(), expected, first_load)
     # The runs resumed from Meltano's state: incremental filters carried the bookmarks.
     for api in API_IDS:
         state = json.loads(
@@ -194,7 +155,7 @@ def test_second_meltano_run_is_incremental_and_merges_updates(
 
 
 def test_meltano_runs_every_api_into_jsonl(project, sandbox):
-    root, _ = project
+    root = project.root
     for api in API_IDS:
         meltano(project, "run", f"tap-commerce-{api}", "target-jsonl")
         # meltano.yml writes each API into output/<load schema>/<stream>.jsonl
@@ -209,7 +170,7 @@ def test_meltano_runs_every_api_into_jsonl(project, sandbox):
 
 
 def test_tap_pipes_into_target_postgres_without_meltano(tmp_path, postgres, sandbox):
-    _require(TARGET_POSTGRES)
+    assert TARGET_POSTGRES.exists(), "run `make test`, which installs the plugins of meltano.yml"
     for api in API_IDS:
         tap_config = tmp_path / f"{api}.json"
         tap_config.write_text(json.dumps(sandbox.config(api)))
@@ -217,8 +178,7 @@ def test_tap_pipes_into_target_postgres_without_meltano(tmp_path, postgres, sand
         target_config.write_text(
             json.dumps(
                 {
-                    "sqlalchemy_url": f"postgresql+psycopg://{postgres.user}@{postgres.host}:"
-                    f"{postgres.port}/{postgres.database}",
+                    "sqlalchemy_url": postgres.sqlalchemy_url(),
                     "default_target_schema": f"piped_{api}",
                     "load_method": "upsert",
                 }
@@ -246,5 +206,5 @@ def test_tap_pipes_into_target_postgres_without_meltano(tmp_path, postgres, sand
         state = json.loads(target.stdout.decode().strip().splitlines()[-1])
         assert state["bookmarks"], state
     assert_warehouse_matches(
-        postgres.url, served(sandbox), {api: f"piped_{api}" for api in API_IDS}
+        postgres.uri(), served(sandbox), {api: f"piped_{api}" for api in API_IDS}
     )
