@@ -21,5 +21,10 @@ class BadResponseError(TapCommerceError):
     """A response the tap cannot read safely (missing selector, foreign next-page URL...)."""
 
 
+class InputError(TapCommerceError):
+    """A state or catalog file the run cannot use (missing, not JSON, the wrong shape, a
+    stream the API does not have); the tap stops before any request."""
+
+
 class ParentGoneError(Exception):
     """A child endpoint answered 404: its parent was deleted after it was listed."""

@@ -15,23 +15,28 @@ import functools
 import gc
 import logging
 import os
+import re
 import sys
+import threading
 import typing as t
 import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 
 import click
+import requests
 from singer_sdk import Tap
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._classproperty import classproperty
-from singer_sdk.plugin_base import JSONSchemaValidator, SingerCommand
+from singer_sdk.plugin_base import JSONSchemaValidator, SingerCommand, _ConfigInput
+from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_commerce import redact
 from tap_commerce.client import ChildStream, CommerceStream, Endpoint
-from tap_commerce.errors import TapCommerceError
+from tap_commerce.errors import InputError, TapCommerceError
 from tap_commerce.fanout import FanOut
+from tap_commerce.inputs import describe_file, read_catalog_file, read_state_file
 from tap_commerce.output import BlockWriter
 from tap_commerce.settings import (
     CONFIG_SCHEMA,
@@ -42,10 +47,9 @@ from tap_commerce.settings import (
     check_api,
     resolve,
 )
-from tap_commerce.transport import Transport, describe_response
+from tap_commerce.transport import Transport, describe_response, network_reason
 
 if t.TYPE_CHECKING:
-    import requests
     from requests.auth import AuthBase
 
 try:
@@ -86,12 +90,19 @@ class TapCommerce(Tap):
     def __new__(cls, *args: t.Any, **kwargs: t.Any) -> TapCommerce:  # noqa: ARG004
         """``TapCommerce(config=...)`` becomes the tap class of the configured API."""
         if cls is TapCommerce:
-            config = kwargs.get("config")
-            api = config.get("api") if isinstance(config, dict) else None
-            if kwargs.get("parse_env_config"):
-                api = os.environ.get(f"{cls._env_var_prefix}API", api)
-            cls = api_taps().get(api, cls)  # noqa: PLW0642
+            parse_env = bool(kwargs.get("parse_env_config"))
+            cls = cls.api_class(kwargs.get("config"), parse_env=parse_env) or cls  # noqa: PLW0642
         return super().__new__(cls)
+
+    @classmethod
+    def api_class(cls, config: object, *, parse_env: bool = False) -> type[TapCommerce] | None:
+        """The tap class of the API that ``config`` (and the environment) names, if any."""
+        if cls is not TapCommerce:
+            return cls
+        api = config.get("api") if isinstance(config, dict) else None
+        if parse_env:
+            api = os.environ.get(f"{cls._env_var_prefix}API", api)
+        return api_taps().get(api) if isinstance(api, str) else None
 
     def __init__(self, **kwargs: t.Any) -> None:
         self.started_at = datetime.now(timezone.utc)
@@ -205,10 +216,159 @@ class TapCommerce(Tap):
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """singer-sdk's command, with failures reported as one line (no traceback)."""
+        """singer-sdk's command, with failures reported as one line (no traceback).
+
+        ``--state`` and ``--catalog`` take a path rather than an open file, so that a
+        missing file is one line too (see `invoke`), not click's usage text.
+        """
         command = super().get_singer_command()
         command.__class__ = _Command
+        for param in command.params:
+            if param.name in {"state", "catalog"}:
+                param.type = click.Path(allow_dash=True)
         return command
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        state: str | None = None,
+        catalog: str | None = None,
+    ) -> None:
+        """singer-sdk's `Tap.invoke`, with the state and catalog files checked first.
+
+        A file that is missing, not JSON or not the right shape, and a catalog stream the
+        API does not have, stop the run with one line (`InputError`) before any request.
+        """
+        super(Tap, cls).invoke(about=about, about_format=about_format)
+        config = config or _ConfigInput()
+        state_dict = None if state is None else read_state_file(state)
+        catalog_dict = None if catalog is None else read_catalog_file(catalog)
+        api_class = cls.api_class(config.config, parse_env=config.parse_env)
+        if catalog_dict is not None and api_class is not None:
+            api_class.check_catalog_streams(catalog_dict, t.cast("str", catalog))
+        cls.print_version(print_fn=cls.logger.info)
+        tap = cls(
+            config=config.config,
+            state=state_dict,
+            catalog=catalog_dict,
+            parse_env_config=config.parse_env,
+            validate_config=True,
+        )
+        tap.sync_all()
+
+    @classmethod
+    def check_catalog_streams(cls, catalog: dict, source: str) -> None:
+        """Every stream the catalog names is one of this API's.
+
+        Raises:
+            InputError: naming the unknown streams and the API's streams.
+        """
+        known = [endpoint.name for endpoint in cls.endpoints]
+        ids = [entry["tap_stream_id"] for entry in catalog["streams"]]
+        unknown = [stream for stream in ids if stream not in known]
+        if unknown:
+            names = ", ".join(f"'{name}'" for name in dict.fromkeys(unknown))
+            which = "stream" if len(set(unknown)) == 1 else "streams"
+            api = t.cast("ApiProfile", cls.profile).api_id
+            msg = (
+                f"{describe_file('catalog', source)} names {which} {names}, which the {api} API "
+                f"does not have; its streams: {', '.join(known)}"
+            )
+            raise InputError(msg)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: singer-sdk's dry run (SCHEMA, one RECORD per stream and STATE on
+        stdout), judged in one line on stderr: which URL answered, or which URL failed
+        and how (exit 1). Other log lines are held back unless the log level is DEBUG.
+        ``--test=schema`` is singer-sdk's own."""
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        config: _ConfigInput = ctx.params.get("config", _ConfigInput())
+        quiet = not cls.logger.isEnabledFor(logging.DEBUG)
+        if quiet:
+            logging.disable(logging.CRITICAL)
+        try:
+            tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True)
+            passed, line = tap.test_connection()
+        finally:
+            if quiet:
+                logging.disable(logging.NOTSET)
+        if passed:
+            cls.logger.info("%s", line)
+            ctx.exit(0)
+        cls.logger.error("%s", line)
+        ctx.exit(1)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Run singer-sdk's connection test; whether it passed, and the line that says so."""
+        probe = _Probe(self.transport, skip=self.config.get("token_url"))
+        try:
+            self.run_connection_test()
+        except Exception as exc:  # noqa: BLE001 - any failure is the test's verdict
+            return False, self._connection_failure(exc, probe)
+        finally:
+            writer = self.message_writer
+            if isinstance(writer, BlockWriter):
+                writer.flush()
+        url = (probe.answered or self.settings.base_url).split("?", 1)[0]
+        url = self.redactor(url)
+        return True, f"connection test passed: the {self.api_id} API answered at {url}"
+
+    def _connection_failure(self, exc: Exception, probe: _Probe) -> str:
+        """``connection test failed: the <api> API at <url> <what happened>``, masked."""
+        url, outcome = probe.last or (self.settings.base_url, None)
+        gave_up = re.search(r"\(gave up after \d+ attempts\)$", str(exc))
+        tries = f" {gave_up.group(0)}" if gave_up else ""
+        if isinstance(outcome, requests.Response) and outcome.status_code in {401, 403}:
+            failure = (
+                f"refused the credentials ({describe_response(outcome)}); "
+                f"check setting {self.credential_settings}"
+            )
+        elif isinstance(outcome, requests.Response) and outcome.status_code >= 300:  # noqa: PLR2004
+            failure = f"answered {describe_response(outcome)}{tries}"
+        elif isinstance(outcome, requests.RequestException | OSError):
+            failure = f"did not answer: {network_reason(outcome)}{tries}"
+        elif isinstance(exc, TapCommerceError):
+            failure = f"answered, but {exc}"
+        else:
+            failure = f"answered, but {type(exc).__name__}: {exc}"
+        line = f"connection test failed: the {self.api_id} API at {url} {failure}"
+        return self.redactor(" ".join(line.split()))
+
+
+class _Probe:
+    """Wraps a run's `Transport.send` to remember, for the connection test, the first URL
+    that answered (``skip``: an OAuth token URL) and the outcome of the last request (its
+    response, or the exception it raised)."""
+
+    def __init__(self, transport: Transport, *, skip: str | None = None) -> None:
+        self.answered: str | None = None
+        self.last: tuple[str, requests.Response | BaseException] | None = None
+        self._lock = threading.Lock()
+        send = transport.send
+
+        def probe_send(prepared: requests.PreparedRequest) -> requests.Response:
+            url = prepared.url or ""
+            try:
+                response = send(prepared)
+            except BaseException as exc:
+                with self._lock:
+                    self.last = (url, exc)
+                raise
+            with self._lock:
+                self.last = (url, response)
+                ok = response.status_code < 300  # noqa: PLR2004
+                if self.answered is None and ok and url != skip:
+                    self.answered = url
+            return response
+
+        transport.send = probe_send  # type: ignore[method-assign]
 
 
 @functools.cache
@@ -220,17 +380,44 @@ def _freeze_at_exit() -> None:
 
 
 class _Command(SingerCommand):
-    """singer-sdk's command; a config error is its one line, any failure one line."""
+    """singer-sdk's command; a config or input error is its one line, any failure one line.
 
-    def invoke(self, ctx: click.Context) -> t.Any:  # noqa: ANN401, D102
+    The hooks are set before the options are parsed, since ``--test`` and ``--discover``
+    run as option callbacks, before `invoke`.
+    """
+
+    def _setup(self) -> None:
         _freeze_at_exit()
         logging.captureWarnings(capture=True)
         warnings.filterwarnings("once", category=DeprecationWarning)
         sys.excepthook = self.excepthook
+
+    def _report(self, exc: ConfigValidationError | InputError) -> None:
+        if isinstance(exc, ConfigValidationError):
+            self.logger.error("%s", exc.errors[0] if exc.errors else exc)
+        else:
+            self.logger.error("%s", " ".join(str(exc).split()))
+
+    def make_context(  # noqa: D102
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: t.Any,  # noqa: ANN401
+    ) -> click.Context:
+        self._setup()
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except (ConfigValidationError, InputError) as exc:
+            self._report(exc)
+            raise click.exceptions.Exit(1) from None
+
+    def invoke(self, ctx: click.Context) -> t.Any:  # noqa: ANN401, D102
+        self._setup()
         try:
             return click.Command.invoke(self, ctx)
-        except ConfigValidationError as exc:
-            self.logger.error("%s", exc.errors[0] if exc.errors else exc)  # noqa: TRY400
+        except (ConfigValidationError, InputError) as exc:
+            self._report(exc)
             ctx.exit(1)
 
     def excepthook(self, exc_type, exc_value, exc_traceback) -> None:  # noqa: ANN001, D102
