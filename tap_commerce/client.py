@@ -3,8 +3,8 @@
 It owns, once for all APIs: URL joining, headers, the request (through the run's
 `Transport`: pacing, retries), response validation and decoding, envelopes, date-time
 normalisation, schema drift, the incremental window and its client-side filter, and the
-child-stream side of fan-out. An API module only says what differs: its paginator, its
-query parameters and its server-side filter.
+child-stream side of fan-out, and progress lines (`tap_commerce.progress`). An API module
+only says what differs: its paginator, its query parameters and its server-side filter.
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ from importlib import resources
 from pathlib import Path
 
 import requests
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import (
+    AbortedSyncFailedException,
+    AbortedSyncPausedException,
+    RetriableAPIError,
+)
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.rest import HTTPRequest, RESTStream
@@ -34,6 +38,7 @@ from tap_commerce.normalize import (
 )
 from tap_commerce.output import BlockWriter
 from tap_commerce.pagination import OffsetPaginator, Page, SinglePagePaginator, page_of
+from tap_commerce.progress import Progress
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
     InvalidBodyError,
@@ -130,6 +135,7 @@ class CommerceStream(RESTStream):
         self._fields = frozenset(self.schema["properties"])
         self._reported: set[str] = set()
         self._window: Window | None = None
+        self._progress: Progress | None = None
 
     # -- request -----------------------------------------------------------------------
 
@@ -194,11 +200,14 @@ class CommerceStream(RESTStream):
         )
 
     def request_decorator(self, func: Callable) -> Callable:
-        """Retries happen in the run's one `Transport`, not in backoff decorators."""
+        """Retries happen in the run's one `Transport`, not in backoff decorators; it
+        counts the requests (and 429s) in the stream's `progress`, whatever the thread."""
         label = f"stream '{self.name}'"
 
         def call(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            return self._tap.transport.call(lambda: func(prepared, context), label=label)
+            return self._tap.transport.call(
+                lambda: func(prepared, context), label=label, progress=self.progress
+            )
 
         return call
 
@@ -376,11 +385,22 @@ class CommerceStream(RESTStream):
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Iterator[dict]:
-        """singer-sdk's record loop, or `_sync_pages` where it is equivalent."""
-        if write_messages and context is None and self._whole_pages():
-            self._sync_pages()
+        """singer-sdk's record loop, or `_sync_pages` where it is equivalent; a whole
+        stream's sync (no context) is tracked by a new `Progress` and ends with its
+        summary line, then the summary lines of its child streams."""
+        if context is not None:  # a child stream's pass for one parent: see ChildStream
+            yield from super()._sync_records(context, write_messages=write_messages)
             return
-        yield from super()._sync_records(context, write_messages=write_messages)
+        self._start_progress()
+        try:
+            if write_messages and self._whole_pages():
+                self._sync_pages()
+            else:
+                yield from super()._sync_records(context, write_messages=write_messages)
+        except BaseException as exc:
+            self._finish_progress(_stopped(exc))
+            raise
+        self._finish_progress(None)
 
     def _whole_pages(self) -> bool:
         """Whether `_sync_pages` may stand in for singer-sdk's record loop: a selected
@@ -421,6 +441,7 @@ class CommerceStream(RESTStream):
             self._write_starting_replication_value(None)
             for page in self.fetch_pages(None):
                 records = [record for record in page if admitted(record)]
+                emitted = len(records)
                 frame = writer.record_frame(self.name, version, self._extracted_at)
                 while records:
                     room = every - written % every
@@ -433,6 +454,7 @@ class CommerceStream(RESTStream):
                     record_counter.increment(len(chunk))
                     if written % every == 0:
                         self._write_state_message()
+                self._page_written(emitted)
             self._finalize_state(self.get_context_state(None))
         self._finalize_state(self.stream_state)
         self._write_state_message()
@@ -474,10 +496,12 @@ class CommerceStream(RESTStream):
         )
         pages = 0
         pending: tuple[requests.PreparedRequest, Future[requests.Response]] | None = None
+        progress = self.progress
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             try:
                 while not paginator.finished:
+                    token = paginator.current_value
                     if pending is None:
                         prepared = self._prepare_request(context=context, page=paginator)
                         response = send(prepared, context)
@@ -487,6 +511,7 @@ class CommerceStream(RESTStream):
                     request_counter.increment()
                     self.update_sync_costs(prepared, response, context)
                     records = list(self.parse_response(response))
+                    progress.read(len(records), self.records_left(page_of(response), token))
                     if not records:
                         if paginator.continue_if_empty(response):
                             paginator.advance(response)
@@ -521,22 +546,46 @@ class CommerceStream(RESTStream):
             yield from page
 
     def get_records(self, context: Context | None) -> Iterator[dict]:
-        """Records to emit: unknown fields dropped, the incremental window applied."""
+        """Records to emit: unknown fields dropped, the incremental window applied.
+
+        Emitted records are counted in `progress` a page at a time; a parent's one at a
+        time instead, as it goes (`_parent_records`)."""
+        if self.child_streams:
+            yield from self._parent_records(context)
+            return
         admitted = self._admitted
+        selected = self.selected
+        for page in self.fetch_pages(context):
+            kept = len(page)  # only the records kept out cost a step
+            for record in page:
+                if admitted(record):
+                    yield record
+                else:
+                    kept -= 1
+                    self.outside_window(record, context)
+            # the SDK's loop has written the page's records
+            self._page_written(kept if selected else 0)
+
+    def _parent_records(self, context: Context | None) -> Iterator[dict]:
+        """`get_records` of a stream with child streams. The SDK writes each record after
+        its children, whose lists take a request each: its records are counted one by one,
+        so that a progress line due meanwhile (see `ChildStream._page_written`) counts
+        the records written until then, not those of the last whole page."""
+        admitted = self._admitted
+        progress = self.progress
+        count = 1 if self.selected else 0
         try:
             for page in self.fetch_pages(context):
                 for record in page:
                     if admitted(record):
                         yield record
+                        progress.written(count)  # the SDK has written it (and its children)
                     else:
                         self.outside_window(record, context)
+                progress.check()
         finally:
-            if self.child_streams:
-                # every child list of this parent has been taken (or never will be)
-                self._tap.fanout.close()
-                for child in self.child_streams:
-                    if isinstance(child, ChildStream):
-                        child.log_summary()
+            # every child list of this parent has been taken (or never will be)
+            self._tap.fanout.close()
 
     def _admitted(self, record: dict) -> bool:
         """Drop the fields the schema does not know; then whether the window admits the
@@ -551,6 +600,47 @@ class CommerceStream(RESTStream):
         key = self.replication_key
         value = record.get(key) if key else None
         return value is None or self.window.admits(value)
+
+    # -- progress ----------------------------------------------------------------------
+
+    @property
+    def progress(self) -> Progress:
+        """This run's tracker of the stream (made at the start of its sync; for a child
+        stream, of its parent's)."""
+        progress = self._progress
+        if progress is None:
+            progress = self._progress = Progress(self.name, self._tap.logger)
+        return progress
+
+    def _start_progress(self) -> None:
+        """A new tracker for the stream, and for the child streams it syncs: they run
+        while it does."""
+        progress = self._progress = Progress(self.name, self._tap.logger)
+        for child in self._syncing_children():
+            child._progress = Progress(child.name, self._tap.logger, every=progress.every)  # noqa: SLF001
+            child._parent_progress = progress  # noqa: SLF001
+
+    def _finish_progress(self, outcome: str | None) -> None:
+        """The stream's summary line, then its children's: they finished with its last
+        page (each child list is synced right after its parent record)."""
+        self.progress.finish(outcome)
+        for child in self._syncing_children():
+            child.log_summary(outcome)
+
+    def _syncing_children(self) -> list[ChildStream]:
+        return [
+            c for c in self.child_streams
+            if isinstance(c, ChildStream) and (c.selected or c.has_selected_descendents)
+        ]  # fmt: skip
+
+    def _page_written(self, records: int) -> None:
+        """A page's records went out (``records`` of them emitted)."""
+        self.progress.written(records)
+
+    def records_left(self, page: Page, token: t.Any) -> int | None:  # noqa: ANN401, ARG002, PLR6301
+        """How many records the API's total says are still to come after ``page`` (read
+        with paginator token ``token``); None where the API reports no total."""
+        return None
 
     # -- parent side of child streams ------------------------------------------------
 
@@ -660,8 +750,34 @@ class OffsetLimitStream(CommerceStream):
 
     def is_last_page(self, page: Page, next_offset: int) -> bool:  # noqa: PLR6301
         """A full page is the last when the body's ``total`` says so."""
-        total = page.body.get("total") if isinstance(page.body, dict) else None
-        return isinstance(total, int) and not isinstance(total, bool) and next_offset >= total
+        total = _total(page)
+        return total is not None and next_offset >= total
+
+    def records_left(self, page: Page, token: t.Any) -> int | None:  # noqa: ANN401, D102, PLR6301
+        total = _total(page)
+        if total is None:
+            return None
+        # an offset; or a keyset token (key, skip): the total then counts the records from
+        # the filter's key on, of which the first `skip` were read already
+        offset = token[1] if isinstance(token, tuple) else token
+        if not isinstance(offset, int):
+            return None
+        return max(total - offset - len(page.records), 0)
+
+
+def _total(page: Page) -> int | None:
+    """The ``total`` a page's envelope reports, if it is an integer."""
+    total = page.body.get("total") if isinstance(page.body, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def _stopped(exc: BaseException) -> str:
+    """How the summary line of a stream whose sync raised ``exc`` says it ended."""
+    if isinstance(exc, (AbortedSyncFailedException, AbortedSyncPausedException)):
+        return "stopped early (singer-sdk aborted the sync)"
+    if isinstance(exc, Exception):
+        return "stopped by an error"
+    return "interrupted"
 
 
 def _parse_bookmark(value: t.Any, stream: str) -> datetime:  # noqa: ANN401
@@ -684,6 +800,7 @@ class ChildStream(CommerceStream):
     parent_key: t.ClassVar[str] = "prd_id"
     _parents_read = 0  # parents whose children were read, and how many children in all
     _rows_read = 0
+    _parent_progress: Progress | None = None  # the parent's tracker (see _start_progress)
 
     def fetch(self, context: Context) -> list[dict]:
         """All records of one parent (safe to call from a fan-out worker thread)."""
@@ -709,14 +826,22 @@ class ChildStream(CommerceStream):
         self._rows_read += len(records)
         return [records]
 
-    def log_summary(self) -> None:
-        """One INFO line for the whole stream (its per-parent lines are at DEBUG, see
-        `redact.PerParentFilter`), on the tap's logger."""
-        if self._parents_read:
-            self._tap.logger.info(
-                "stream '%s': %d records read for %d %s",
-                self.name, self._rows_read, self._parents_read, self.endpoint.parent,
-            )  # fmt: skip
+    def _page_written(self, records: int) -> None:
+        """A parent's children went out; the parent's progress line may be due too: its
+        own pages come only once all the children of a page are written."""
+        parent = self._parent_progress
+        if parent is not None:
+            parent.check()
+        super()._page_written(records)
+
+    def log_summary(self, outcome: str | None = None) -> None:
+        """The stream's one summary line for the whole run, after its parent's (its
+        per-parent lines are at DEBUG, see `redact.PerParentFilter`), on the tap's
+        logger: ``done`` (or how it stopped, ``outcome``) and the parents read."""
+        self.progress.finish(
+            outcome,
+            f"; {self._rows_read:,} records read for {self._parents_read:,} {self.endpoint.parent}",
+        )
 
     def _write_schema_message(self) -> None:
         # singer-sdk writes a child's SCHEMA once per parent record; once per run is enough

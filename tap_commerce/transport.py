@@ -31,6 +31,7 @@ from tap_commerce.pacing import Pacer
 if t.TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tap_commerce.progress import Progress
     from tap_commerce.redact import Redactor
     from tap_commerce.settings import Settings
 
@@ -98,17 +99,24 @@ class Transport:
         return session
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:
-        """Send one request, paced; redirects are not followed (see README)."""
+        """Send one request, paced; redirects are not followed (see README). The request
+        (and a 429 answer) is counted for the stream this thread is calling for (`call`)."""
         self.pacer.acquire()
         with self._count_lock:
             self.requests_sent += 1
+        progress: Progress | None = getattr(self._local, "progress", None)
+        if progress is not None:
+            progress.sent()
         session = self.session()
-        return session.send(
+        response = session.send(
             prepared,
             timeout=self.settings.request_timeout,
             allow_redirects=False,
             proxies=self._proxies_for(prepared, session),
         )
+        if progress is not None and response.status_code == 429:  # noqa: PLR2004
+            progress.met_429()
+        return response
 
     def _proxies_for(self, prepared: requests.PreparedRequest, session: requests.Session) -> dict:
         """The proxies for the request's origin (``HTTPS_PROXY``, ``NO_PROXY``…), looked up
@@ -121,13 +129,30 @@ class Transport:
 
     # -- retries ----------------------------------------------------------------------
 
-    def call(self, attempt: Callable[[], T], *, label: str) -> T:
+    def call(
+        self, attempt: Callable[[], T], *, label: str, progress: Progress | None = None
+    ) -> T:
         """Run ``attempt`` until it succeeds, retrying what the contract says to retry.
+
+        Every request sent meanwhile on this thread (every try, and a token request the
+        authenticator makes on the way) is counted in ``progress``, the tracker of the
+        stream it is sent for; a nested call without one counts in the outer one's.
 
         Raises:
             ApiError: after the last try, with one line naming ``label``, the status and
                 the API's own message.
         """
+        if progress is None:
+            return self._call(attempt, label)
+        local = self._local
+        outer = getattr(local, "progress", None)
+        local.progress = progress
+        try:
+            return self._call(attempt, label)
+        finally:
+            local.progress = outer
+
+    def _call(self, attempt: Callable[[], T], label: str) -> T:
         tries = 0
         while True:
             tries += 1
