@@ -16,7 +16,9 @@ A named server wins over the embedded one, in this order:
   target-postgres's own settings.
 
 ``python -m pipeline.postgres start|stop|psql|uri --dir DIR`` drives a persistent
-embedded server from the shell (``make psql`` and ``make demo-stop`` use it).
+embedded server from the shell (``make psql`` and ``make demo-stop`` use it); ``start``
+also creates the database (``--database``, default ``warehouse``) and its schema
+``meltano`` for Meltano's system tables.
 """
 
 from __future__ import annotations
@@ -259,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         server = EmbeddedServer(args.dir, keep_running=True).server
     server = server.with_database(args.database)
+    if args.command == "start":
+        # what a Meltano project loading here needs: the database, and the schema of
+        # Meltano's system tables (see pipeline.meltano)
+        server.ensure_database().ensure_schema("meltano")
     if args.command == "psql":
         return subprocess.call([str(psql_path()), server.uri()])  # noqa: S603
     print(server.uri())
