@@ -7,7 +7,7 @@ five APIs with the project's own ``meltano.yml``. Meltano keeps its state in the
 PostgreSQL (schema ``meltano``). Then it reads back by SQL what PostgreSQL holds, what
 changed, and revenue per day, and leaves the server running for a look with ``psql``.
 
-Run it again: the sandbox's store has changed since (new and edited records; its history
+Run it again: the sandbox's store has changed since (new, edited and deleted records; its history
 is kept in ``demo/runs.json``, so the store is the same one, moved on), and every run is
 incremental from Meltano's state. Nothing here writes a row: target-postgres does.
 """
@@ -34,21 +34,26 @@ SEED = 1
 REVENUE_PER_DAY = """\
 WITH shop AS (
   SELECT created_at_utc::date AS day, count(*) AS orders, sum(total) AS revenue
-  FROM shop.orders GROUP BY 1),
+  FROM shop.orders WHERE _sdc_deleted_at IS NULL GROUP BY 1),
 payments AS (
   SELECT paid_at::date AS day, count(*) AS payments, sum(amount) AS captured
-  FROM payments.order_payments WHERE is_captured AND currency = 'USD' GROUP BY 1)
+  FROM payments.order_payments
+  WHERE is_captured AND currency = 'USD' AND _sdc_deleted_at IS NULL GROUP BY 1)
 SELECT day, shop.orders, shop.revenue, payments.payments, payments.captured AS captured_usd
 FROM shop FULL JOIN payments USING (day)
 ORDER BY day DESC LIMIT 7"""
 
-Snapshot = dict[str, dict[str, str]]
+#: each run after the first changes the sandbox's store by this much, in every stream
+CHANGE = {"added": 5, "updated": 5, "deleted": 2}
+
+Snapshot = dict[str, dict[str, tuple[str, bool]]]
 
 
 def snapshot(server: Server, schemas: Iterable[str]) -> Snapshot:
-    """``{"schema.table": {key: digest of the row's data columns}}`` for every table of
-    ``schemas``; the digest leaves out target metadata (``_sdc_*``), so it changes exactly
-    when the record does."""
+    """``{"schema.table": {key: (digest of the row's data columns, deleted)}}`` for every
+    table of ``schemas``; the digest leaves out target metadata (``_sdc_*``), so it changes
+    exactly when the record does, and ``deleted`` is whether target-postgres marked the row
+    deleted at the source (``_sdc_deleted_at``)."""
     found: Snapshot = {}
     with server.connect() as conn:
         tables = conn.execute(
@@ -76,23 +81,40 @@ def snapshot(server: Server, schemas: Iterable[str]) -> Snapshot:
                     (schema, table),
                 )
             ]
-            query = sql.SQL("SELECT ROW({keys})::text, md5(ROW({columns})::text) FROM {table}").format(
+            marked = conn.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = %s AND column_name = '_sdc_deleted_at'",
+                (schema, table),
+            ).fetchone()
+            query = sql.SQL(
+                "SELECT ROW({keys})::text, md5(ROW({columns})::text), {deleted} FROM {table}"
+            ).format(
                 keys=sql.SQL(", ").join(map(sql.Identifier, keys or columns)),
                 columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                deleted=sql.SQL("_sdc_deleted_at IS NOT NULL" if marked else "false"),
                 table=qualified,
             )
-            found[f"{schema}.{table}"] = dict(conn.execute(query).fetchall())
+            found[f"{schema}.{table}"] = {
+                key: (digest, deleted) for key, digest, deleted in conn.execute(query)
+            }
     return found
 
 
-def changes(before: Snapshot, after: Snapshot) -> dict[str, tuple[int, int, int]]:
-    """``{"schema.table": (rows, inserted, updated)}`` between two snapshots."""
+def changes(before: Snapshot, after: Snapshot) -> dict[str, tuple[int, int, int, int, int]]:
+    """``{"schema.table": (rows, of them live, inserted, updated, deleted)}`` between two
+    snapshots: deleted counts the rows newly marked deleted."""
     result = {}
     for table, rows in after.items():
         old = before.get(table, {})
         inserted = sum(1 for key in rows if key not in old)
-        updated = sum(1 for key, digest in rows.items() if key in old and old[key] != digest)
-        result[table] = (len(rows), inserted, updated)
+        updated = sum(
+            1 for key, (digest, _) in rows.items() if key in old and old[key][0] != digest
+        )
+        deleted = sum(
+            1 for key, (_, gone) in rows.items() if gone and not (key in old and old[key][1])
+        )
+        live = sum(1 for _, gone in rows.values() if not gone)
+        result[table] = (len(rows), live, inserted, updated, deleted)
     return result
 
 
@@ -121,10 +143,10 @@ class History:
         sandbox = Sandbox(seed=SEED, scale=scale, anchor=self.anchor, clock=clock)
         for moment in self.changes:
             replaying[:] = [moment]
-            sandbox.mutate(added=5, updated=5)
+            sandbox.mutate(**CHANGE)
         replaying.clear()
         if self.runs:
-            self.changes.append(sandbox.mutate(added=5, updated=5)["now_ms"])
+            self.changes.append(sandbox.mutate(**CHANGE)["now_ms"])
         return sandbox
 
     def save(self) -> None:
@@ -196,9 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     counted = changes(before, after)
     print(f"\nWhat PostgreSQL holds now ({len(counted)} tables, read back by SQL):")
     rows = [(table, *numbers) for table, numbers in counted.items()]
-    totals = tuple(sum(row[i] for row in rows) for i in (1, 2, 3))
-    _print_table([*rows, ("total", *totals)], ("schema.table", "rows", "inserted", "updated"))
-    print(f"\n{totals[1]} rows inserted and {totals[2]} updated in {elapsed:.1f} s of `meltano run`.")
+    totals = tuple(sum(row[i] for row in rows) for i in (1, 2, 3, 4, 5))
+    _print_table(
+        [*rows, ("total", *totals)],
+        ("schema.table", "rows", "live", "inserted", "updated", "deleted"),
+    )
+    print(
+        f"\n{totals[2]} rows inserted, {totals[3]} updated and {totals[4]} marked deleted "
+        f"(_sdc_deleted_at) in {elapsed:.1f} s of `meltano run`."
+    )
 
     print("\nRevenue per day, the last 7 days with sales:")
     print("  " + REVENUE_PER_DAY.replace("\n", "\n  "))

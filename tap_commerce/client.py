@@ -19,12 +19,9 @@ from pathlib import Path
 
 import requests
 from singer_sdk.exceptions import (
-    AbortedSyncFailedException,
-    AbortedSyncPausedException,
     RetriableAPIError,
 )
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams.rest import HTTPRequest, RESTStream
 
 from tap_commerce.auth import OAuthClientCredentials
@@ -36,9 +33,9 @@ from tap_commerce.normalize import (
     normalize_datetimes,
     parse_datetime,
 )
-from tap_commerce.output import BlockWriter
 from tap_commerce.pagination import OffsetPaginator, Page, SinglePagePaginator, page_of
 from tap_commerce.progress import Progress
+from tap_commerce.stdout import StreamOutput
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
     InvalidBodyError,
@@ -104,7 +101,7 @@ def load_schema(api: str, stream: str) -> dict:
     return json.loads(source_tree.read_text(encoding="utf-8"))
 
 
-class CommerceStream(RESTStream):
+class CommerceStream(StreamOutput):
     """A stream of one of the five APIs; subclasses are generated from `Endpoint` rows."""
 
     endpoint: t.ClassVar[Endpoint]
@@ -326,82 +323,6 @@ class CommerceStream(RESTStream):
                 record.get(path, "…"),
             )
 
-    # -- records ---------------------------------------------------------------------
-
-    _extracted_at: str | None = None
-    _direct: bool | None = None
-    _max_seen: str | None = None
-
-    def _increment_stream_state(self, latest_record: dict, *, context: Context | None = None) -> None:
-        """singer-sdk keeps the largest replication-key value in the progress markers,
-        at a cost per record; a record whose (canonical, so string-ordered) value is not
-        above the largest seen so far cannot change them, and is skipped."""
-        key = self.replication_key
-        if key:
-            value = latest_record.get(key)
-            if isinstance(value, str):
-                seen = self._max_seen
-                if seen is not None and value <= seen:
-                    return
-                self._max_seen = value
-        super()._increment_stream_state(latest_record, context=context)
-
-    def finalize_state_progress_markers(self, state: dict | None = None) -> dict | None:  # noqa: D102
-        self._max_seen = None  # the markers are gone: the next value must reach them again
-        return super().finalize_state_progress_markers(state)
-
-    def _write_record_message(self, record: dict) -> None:
-        """A RECORD straight from the record when nothing would change it on the way
-        (see `_passes_through`); otherwise singer-sdk's path. ``time_extracted`` is when
-        the record's page arrived."""
-        direct = self._direct
-        if direct is None:
-            direct = self._direct = self._passes_through()
-        if not direct:
-            super()._write_record_message(record)
-            return
-        message: dict[str, t.Any] = {"type": "RECORD", "stream": self.name, "record": record}
-        if self._stream_version is not None:
-            message["version"] = self._stream_version
-        message["time_extracted"] = self._extracted_at or datetime.now(timezone.utc).isoformat()
-        t.cast("BlockWriter", self._tap.message_writer).write_record(message)
-        self.state_manager.is_flushed = False
-
-    def _passes_through(self) -> bool:
-        """Whether singer-sdk's record path would emit the record unchanged: one stream
-        map that is the identity without flattening, every property selected, no type
-        conformance (unknown fields are dropped by `get_records` already)."""
-        maps = self.stream_maps
-        return (
-            isinstance(self._tap.message_writer, BlockWriter)
-            and len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not maps[0].flattening_enabled
-            and maps[0].stream_alias == self.name
-            and all(self.mask.values())
-            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
-        )
-
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Iterator[dict]:
-        """singer-sdk's record loop, or `_sync_pages` where it is equivalent; a whole
-        stream's sync (no context) is tracked by a new `Progress` and ends with its
-        summary line, then the summary lines of its child streams."""
-        if context is not None:  # a child stream's pass for one parent: see ChildStream
-            yield from super()._sync_records(context, write_messages=write_messages)
-            return
-        self._start_progress()
-        try:
-            if write_messages and self._whole_pages():
-                self._sync_pages()
-            else:
-                yield from super()._sync_records(context, write_messages=write_messages)
-        except BaseException as exc:
-            self._finish_progress(_stopped(exc))
-            raise
-        self._finish_progress(None)
-
     def _whole_pages(self) -> bool:
         """Whether `_sync_pages` may stand in for singer-sdk's record loop: a selected
         stream with no partitions and no child streams, records passing through
@@ -418,61 +339,6 @@ class CommerceStream(RESTStream):
             and cls._process_record is RESTStream._process_record
             and self._passes_through()
         )
-
-    def _sync_pages(self) -> None:
-        """singer-sdk's record loop (`Stream._sync_records`) a page at a time.
-
-        The messages are the ones the SDK writes, in the same order: each RECORD as
-        `_write_record_message` spells it, a STATE after every ``STATE_MSG_FREQUENCY``
-        records and at the end, the same bookmark (the largest replication-key value, as
-        if every record had been offered to `_increment_stream_state`), the same metrics.
-        What goes is the SDK's per-record bookkeeping: a page is filtered in one pass and
-        its RECORD lines are encoded in one call (`BlockWriter.write_records`).
-        """
-        writer = t.cast("BlockWriter", self._tap.message_writer)
-        version = self._stream_version
-        every = self.STATE_MSG_FREQUENCY
-        key = self.replication_key
-        admitted = self._admitted
-        written = 0
-        with self.get_record_counter() as record_counter, self.get_sync_timer() as timer:
-            record_counter.with_context({})
-            timer.with_context({})
-            self._write_starting_replication_value(None)
-            for page in self.fetch_pages(None):
-                records = [record for record in page if admitted(record)]
-                emitted = len(records)
-                frame = writer.record_frame(self.name, version, self._extracted_at)
-                while records:
-                    room = every - written % every
-                    chunk, records = records[:room], records[room:]
-                    writer.write_records(chunk, frame)
-                    self.state_manager.is_flushed = False
-                    if key:
-                        self._bookmark_chunk(chunk, key)
-                    written += len(chunk)
-                    record_counter.increment(len(chunk))
-                    if written % every == 0:
-                        self._write_state_message()
-                self._page_written(emitted)
-            self._finalize_state(self.get_context_state(None))
-        self._finalize_state(self.stream_state)
-        self._write_state_message()
-
-    def _bookmark_chunk(self, records: list[dict], key: str) -> None:
-        """Offer a run of records to the bookmark as the SDK's loop would one by one: only
-        the largest (canonical, so string-ordered) value can change it; a record whose
-        value is not a string goes through on its own, as it would."""
-        top = None
-        for record in records:
-            value = record.get(key)
-            if isinstance(value, str):
-                if top is None or value > top[key]:
-                    top = record
-            else:
-                self._increment_stream_state(record)
-        if top is not None:
-            self._increment_stream_state(top)
 
     def fetch_pages(self, context: Context | None) -> Iterable[list[dict]]:
         """The pages of records the API returns for a context; overridden by children."""
@@ -588,11 +454,14 @@ class CommerceStream(RESTStream):
             self._tap.fanout.close()
 
     def _admitted(self, record: dict) -> bool:
-        """Drop the fields the schema does not know; then whether the window admits the
-        record (both record loops ask this of every record)."""
+        """Fields the schema does not know dropped or kept (`admit_fields`); then whether
+        the window admits the record (both record loops ask this of every record)."""
         if not self._fields.issuperset(record):
-            self._drop_unknown_fields(record)
-        return self.in_window(record)
+            self.admit_fields(record, self._fields)
+        if self.in_window(record):
+            return True
+        self._held_back += 1
+        return False
 
     def in_window(self, record: dict) -> bool:
         """Whether the incremental window admits a record (always, for full-table streams
@@ -672,16 +541,6 @@ class CommerceStream(RESTStream):
             records = [r for r in records if self.in_window(r)]
         contexts = [self.get_child_context(r, None) for r in records]
         self._tap.fanout.prefetch(t.cast("list[ChildStream]", children), contexts)
-
-    def _drop_unknown_fields(self, record: dict) -> None:
-        for name in record.keys() - self._fields:
-            del record[name]
-            self._report_once(
-                f"field:{name}",
-                "stream '%s': the API sent field '%s', which is not in the schema; dropped",
-                self.name,
-                name,
-            )
 
     def _report_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
         if topic not in self._reported:
@@ -771,15 +630,6 @@ def _total(page: Page) -> int | None:
     return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
-def _stopped(exc: BaseException) -> str:
-    """How the summary line of a stream whose sync raised ``exc`` says it ended."""
-    if isinstance(exc, (AbortedSyncFailedException, AbortedSyncPausedException)):
-        return "stopped early (singer-sdk aborted the sync)"
-    if isinstance(exc, Exception):
-        return "stopped by an error"
-    return "interrupted"
-
-
 def _parse_bookmark(value: t.Any, stream: str) -> datetime:  # noqa: ANN401
     try:
         return parse_datetime(str(value))
@@ -843,8 +693,3 @@ class ChildStream(CommerceStream):
             f"; {self._rows_read:,} records read for {self._parents_read:,} {self.endpoint.parent}",
         )
 
-    def _write_schema_message(self) -> None:
-        # singer-sdk writes a child's SCHEMA once per parent record; once per run is enough
-        if not getattr(self, "_schema_written", False):
-            self._schema_written = True
-            super()._write_schema_message()

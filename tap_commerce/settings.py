@@ -25,6 +25,7 @@ if t.TYPE_CHECKING:
 API_IDS = ("storefront", "payments", "shop", "digital", "orders")
 SECRET_SETTINGS = ("api_key", "api_secret", "password", "client_secret")
 CHILD_SYNC_MODES = ("all", "changed")
+UNKNOWN_FIELDS_MODES = ("drop", "keep")
 DEFAULT_MAX_CONCURRENCY = 16
 
 
@@ -123,6 +124,21 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         title="Child sync",
     ),
     _property("request_timeout", th.NumberType, "Seconds before a request times out. Default 60.", title="Request timeout"),
+    _property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        "Send ACTIVATE_VERSION after the last record of every complete read (full-table "
+        "streams, shop's sub-resources under child_sync all, incremental streams on a full "
+        "refresh), so a target retires the rows the source deleted. Default false.",
+        title="Emit ACTIVATE_VERSION messages",
+    ),
+    _property(
+        "unknown_fields",
+        th.StringType(allowed_values=list(UNKNOWN_FIELDS_MODES)),
+        "Top-level fields the schema does not know: `drop` them (default, logged once) or "
+        "`keep` them exactly as sent, adding each to the stream's schema (a new SCHEMA).",
+        title="Unknown fields",
+    ),
     _property("user_agent", th.StringType, "User-Agent header. Default tap-commerce/<version>.", title="User agent"),
 ).to_dict()
 
@@ -160,6 +176,8 @@ class Settings:
     request_timeout: float
     user_agent: str
     secrets: tuple[str, ...]
+    emit_activate_version: bool = False
+    unknown_fields: str = "drop"
 
 
 def check_api(config: Mapping[str, t.Any]) -> str:
@@ -210,6 +228,11 @@ def resolve(config: Mapping[str, t.Any], profile: ApiProfile, version: str) -> S
         msg = f"setting 'child_sync' is {child_sync!r}: must be 'all' or 'changed'"
         raise ConfigError(msg)
 
+    unknown_fields = config.get("unknown_fields") or "drop"
+    if unknown_fields not in UNKNOWN_FIELDS_MODES:
+        msg = f"setting 'unknown_fields' is {unknown_fields!r}: must be 'drop' or 'keep'"
+        raise ConfigError(msg)
+
     user_agent = config.get("user_agent") or f"tap-commerce/{version}"
     if not isinstance(user_agent, str):
         msg = "setting 'user_agent' must be a string"
@@ -238,7 +261,19 @@ def resolve(config: Mapping[str, t.Any], profile: ApiProfile, version: str) -> S
         request_timeout=_number(config, "request_timeout", 0.001, 60),
         user_agent=user_agent,
         secrets=secrets,
+        emit_activate_version=_boolean(config, "emit_activate_version_messages"),
+        unknown_fields=unknown_fields,
     )
+
+
+def _boolean(config: Mapping[str, t.Any], name: str) -> bool:
+    value = config.get(name)
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "yes", "no"}:
+        return value.strip().lower() in {"true", "1", "yes"}
+    msg = f"setting '{name}' must be true or false"
+    raise ConfigError(msg)
 
 
 def _integer(config: Mapping[str, t.Any], name: str, minimum: int, default: int | None) -> int:

@@ -106,6 +106,8 @@ class TapCommerce(Tap):
 
     def __init__(self, **kwargs: t.Any) -> None:
         self.started_at = datetime.now(timezone.utc)
+        #: the ``version`` of this run's complete reads (ACTIVATE_VERSION): its start in ms
+        self.run_version = int(self.started_at.timestamp() * 1000)
         self.redactor = redact.Redactor()
         super().__init__(**kwargs)  # validates the settings (see _validate_config)
         if hasattr(self, "settings"):  # absent only for discovery with wrong settings

@@ -67,6 +67,16 @@ class Project:
             pytest.fail(f"{exc}\n{tail}")
         return result.stdout
 
+    def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen:
+        """``meltano ARGS`` in the background (its output is discarded)."""
+        return subprocess.Popen(  # noqa: S603
+            [str(MELTANO), *args],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def run_failing(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """``meltano ARGS``, which must fail; returns its output."""
         result = subprocess.run(  # noqa: S603

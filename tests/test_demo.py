@@ -32,13 +32,13 @@ def run_demo(workdir, env: dict | None = None) -> str:
     return result.stdout
 
 
-def table(output: str) -> dict[str, tuple[int, int, int]]:
-    """The printed table: "schema.table" -> (rows, inserted, updated)."""
+def table(output: str) -> dict[str, tuple[int, ...]]:
+    """The printed table: "schema.table" -> (rows, live, inserted, updated, deleted)."""
     rows = {}
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) == 4 and "." in parts[0] and parts[1].isdigit():
-            rows[parts[0]] = (int(parts[1]), int(parts[2]), int(parts[3]))
+        if len(parts) == 6 and "." in parts[0] and parts[1].isdigit():
+            rows[parts[0]] = tuple(int(p) for p in parts[1:])
     return rows
 
 
@@ -61,7 +61,7 @@ def test_demo_loads_everything_through_meltano_then_only_what_changed(tmp_path):
     expected = Sandbox(seed=1, scale=SCALE, anchor=anchor).streams()
     loaded = table(first)
     assert loaded == {
-        f"{api}.{stream}": (count, count, 0)
+        f"{api}.{stream}": (count, count, count, 0, 0)
         for api, streams in expected.items()
         for stream, count in streams.items()
     }
@@ -71,15 +71,21 @@ def test_demo_loads_everything_through_meltano_then_only_what_changed(tmp_path):
     second = run_demo(tmp_path)
     assert "run 2 (incremental, from Meltano's state)" in second
     again = table(second)
-    # The store moved on by 5 new and 5 edited records per stream; storefront's orders
-    # are keyed on their modification time, so both reach the warehouse.
-    assert again["storefront.orders"] == (loaded["storefront.orders"][0] + 5, 5, 5)
-    assert again["shop.countries"] == (loaded["shop.countries"][0], 0, 0)
+    # The store moved on by 5 new, 5 edited and 2 deleted records per stream. storefront's
+    # orders are keyed on their modification time, so new and edited ones reach the
+    # warehouse; an incremental read retires nothing. A full-table stream is a complete
+    # read: its deleted rows are marked.
+    orders = loaded["storefront.orders"][0]
+    assert again["storefront.orders"] == (orders + 5, orders + 5, 5, 5, 0)
+    inventory = loaded["storefront.inventory"][0]
+    assert again["storefront.inventory"] == (inventory + 5, inventory + 3, 5, 5, 2)
+    assert again["shop.countries"] == (loaded["shop.countries"][0],) * 2 + (0, 0, 0)
+    assert "marked deleted (_sdc_deleted_at)" in second
     # The demo's numbers are PostgreSQL's.
     embedded = EmbeddedServer(tmp_path / "postgres")
     try:
         assert counts_in(embedded.server.with_database("warehouse")) == {
-            name: rows for name, (rows, _, _) in again.items()
+            name: rows for name, (rows, *_) in again.items()
         }
     finally:
         embedded.stop()
@@ -91,5 +97,5 @@ def test_demo_loads_into_the_server_the_environment_names(tmp_path, fresh_databa
     assert "(embedded)" not in output
     assert not (tmp_path / "postgres").exists()
     loaded = table(output)
-    assert loaded and counts_in(database) == {name: rows for name, (rows, _, _) in loaded.items()}
+    assert loaded and counts_in(database) == {name: rows for name, (rows, *_) in loaded.items()}
     assert (tmp_path / "runs.json").exists()

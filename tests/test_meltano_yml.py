@@ -56,3 +56,22 @@ def test_no_setting_uses_meltanos_decimal_kind() -> None:
         for plugin in project["plugins"][kind]:
             for setting in plugin.get("settings", []):
                 assert setting.get("kind") != "decimal", (plugin["name"], setting["name"])
+
+
+def test_deletes_reach_the_warehouse_and_decimals_stay_exact() -> None:
+    """The shipped loader settings: ACTIVATE_VERSION sent by every API plugin and handled
+    by target-postgres (soft delete by default), and no `use_copy`, whose 0.8.1 path
+    rounds long decimals through floats."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    extractors = {p["name"]: p for p in project["plugins"]["extractors"]}
+    assert extractors["tap-commerce"]["config"]["emit_activate_version_messages"] is True
+    for name, plugin in extractors.items():  # no API plugin turns it off again
+        if name != "tap-commerce":
+            assert "emit_activate_version_messages" not in plugin.get("config", {}), name
+    loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
+    postgres = {s["name"]: s.get("value") for s in loaders["target-postgres"]["settings"]}
+    assert postgres["add_record_metadata"] is True
+    assert postgres["activate_version"] is True
+    assert postgres["hard_delete"] is False
+    assert not postgres.get("use_copy")
+    assert loaders["target-postgres"]["pip_url"] == "meltanolabs-target-postgres~=0.8.1"

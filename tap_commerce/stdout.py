@@ -1,0 +1,373 @@
+"""What a stream writes to stdout, in one place: SCHEMA (and its re-sends), RECORD (with
+the run's ``version``), ACTIVATE_VERSION and STATE.
+
+`StreamOutput` is the half of the base stream that meets singer-sdk's writing side; the
+other half (`tap_commerce.client.CommerceStream`) turns pages into records. Every override
+of a singer-sdk private method (``_sync_records``, ``_write_record_message``,
+``_write_schema_message``, ``_increment_stream_state``) lives here, written against
+singer-sdk 0.54.9; each says why, so an upgrade has one place to look.
+
+Deletes (contract §1.2): with ``emit_activate_version_messages`` a stream whose run reads
+the API's complete current list carries the run's version on every RECORD and ends with
+one ACTIVATE_VERSION after its last record, so a target retires the rows the run did not
+send. singer-sdk's own ACTIVATE_VERSION comes *before* a full-table stream's records (a
+target would mark the whole table deleted until the run re-sends it, and forever if the
+run fails), so it is switched off and replaced by ours.
+
+Unknown fields (contract §1.2): ``unknown_fields: drop`` drops a top-level field the
+schema does not know, logged once; ``keep`` keeps it as sent and re-sends the SCHEMA with
+the field added before the first RECORD that carries it (typed from the value, nullable),
+widened by another SCHEMA when a value of another type comes.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.streams.rest import RESTStream
+
+from tap_commerce.output import BlockWriter
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_commerce.tap import TapCommerce
+
+
+def json_type(value: t.Any) -> str:  # noqa: ANN401
+    """The JSON Schema type of a decoded JSON value (not null)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string"
+
+
+class StreamOutput(RESTStream):
+    """The writing side of a stream; see the module docstring."""
+
+    _tap: TapCommerce
+
+    _extracted_at: str | None = None
+    _direct: bool | None = None
+    _max_seen: str | None = None
+    _schema_sent = False
+    #: this run: the child stream's sync for some parent was cut short
+    _cut_short = False
+    #: this run: records the incremental window kept out (the read was not complete)
+    _held_back = 0
+
+    # -- hooks of the reading side (tap_commerce.client) -------------------------------
+
+    def fetch_pages(self, context: Context | None) -> Iterable[list[dict]]:
+        raise NotImplementedError
+
+    def _admitted(self, record: dict) -> bool:
+        raise NotImplementedError
+
+    def _whole_pages(self) -> bool:
+        raise NotImplementedError
+
+    def _page_written(self, records: int) -> None:
+        raise NotImplementedError
+
+    def _start_progress(self) -> None:
+        raise NotImplementedError
+
+    def _finish_progress(self, outcome: str | None) -> None:
+        raise NotImplementedError
+
+    def _syncing_children(self) -> list[StreamOutput]:
+        raise NotImplementedError
+
+    # -- the record loops --------------------------------------------------------------
+
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Iterator[dict]:
+        """singer-sdk's record loop, or `_sync_pages` where it is equivalent.
+
+        Overridden because this is where a stream's run begins and ends: a whole stream's
+        sync (no context) starts its progress and decides its version, and after its last
+        record writes the ACTIVATE_VERSION of itself and of its child streams (which have
+        finished with its last page), then the summary lines. A child stream's pass for
+        one parent (a context) that fails marks the child cut short: singer-sdk goes on
+        with the next parent after an aborted child, but the child's read is not complete.
+        """
+        if context is not None:
+            try:
+                yield from super()._sync_records(context, write_messages=write_messages)
+            except BaseException:
+                self._cut_short = True
+                raise
+            return
+        self._start_progress()
+        self._begin_versions()
+        try:
+            if write_messages and self._whole_pages():
+                self._sync_pages()
+            else:
+                yield from super()._sync_records(context, write_messages=write_messages)
+        except BaseException as exc:
+            self._finish_progress(_stopped(exc))
+            raise
+        self._activate_versions()
+        self._finish_progress(None)
+
+    def _sync_pages(self) -> None:
+        """singer-sdk's record loop (`Stream._sync_records`) a page at a time.
+
+        The messages are the ones the SDK writes, in the same order: each RECORD as
+        `_write_record_message` spells it (the run's version included), a STATE after
+        every ``STATE_MSG_FREQUENCY`` records and at the end, the same bookmark (the
+        largest replication-key value, as if every record had been offered to
+        `_increment_stream_state`), the same metrics. What goes is the SDK's per-record
+        bookkeeping: a page is filtered in one pass and its RECORD lines are encoded in one
+        call (`BlockWriter.write_records`).
+        """
+        writer = t.cast("BlockWriter", self._tap.message_writer)
+        every = self.STATE_MSG_FREQUENCY
+        key = self.replication_key
+        admitted = self._admitted
+        written = 0
+        with self.get_record_counter() as record_counter, self.get_sync_timer() as timer:
+            record_counter.with_context({})
+            timer.with_context({})
+            self._write_starting_replication_value(None)
+            for page in self.fetch_pages(None):
+                records = [record for record in page if admitted(record)]
+                emitted = len(records)
+                frame = writer.record_frame(self.name, self._stream_version, self._extracted_at)
+                while records:
+                    room = every - written % every
+                    chunk, records = records[:room], records[room:]
+                    writer.write_records(chunk, frame)
+                    self.state_manager.is_flushed = False
+                    if key:
+                        self._bookmark_chunk(chunk, key)
+                    written += len(chunk)
+                    record_counter.increment(len(chunk))
+                    if written % every == 0:
+                        self._write_state_message()
+                self._page_written(emitted)
+            self._finalize_state(self.get_context_state(None))
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
+
+    # -- RECORD ------------------------------------------------------------------------
+
+    def _write_record_message(self, record: dict) -> None:
+        """A RECORD straight from the record when nothing would change it on the way
+        (see `_passes_through`); otherwise singer-sdk's path. ``time_extracted`` is when
+        the record's page arrived.
+
+        Overridden because singer-sdk builds a message object and copies the record for
+        every RECORD, the largest cost of a sync that changes nothing.
+        """
+        direct = self._direct
+        if direct is None:
+            direct = self._direct = self._passes_through()
+        if not direct:
+            super()._write_record_message(record)
+            return
+        message: dict[str, t.Any] = {"type": "RECORD", "stream": self.name, "record": record}
+        if self._stream_version is not None:
+            message["version"] = self._stream_version
+        message["time_extracted"] = self._extracted_at or datetime.now(timezone.utc).isoformat()
+        t.cast("BlockWriter", self._tap.message_writer).write_record(message)
+        self.state_manager.is_flushed = False
+
+    def _passes_through(self) -> bool:
+        """Whether singer-sdk's record path would emit the record unchanged: one stream
+        map that is the identity without flattening, every property selected, no type
+        conformance (unknown fields are handled by `admit_fields` already)."""
+        maps = self.stream_maps
+        return (
+            isinstance(self._tap.message_writer, BlockWriter)
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and maps[0].stream_alias == self.name
+            and all(self.mask.values())
+            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+        )
+
+    # -- SCHEMA ------------------------------------------------------------------------
+
+    def _write_schema_message(self) -> None:
+        """The stream's SCHEMA, once a run.
+
+        Overridden because singer-sdk writes a child stream's SCHEMA once per parent
+        record (its ``sync`` runs per parent); a re-send after a field was added goes
+        through `_resend_schema`.
+        """
+        if not self._schema_sent:
+            self._schema_sent = True
+            super()._write_schema_message()
+
+    def _resend_schema(self) -> None:
+        for stream_map in self.stream_maps:
+            schema = getattr(stream_map, "transformed_schema", None)
+            if isinstance(schema, dict) and schema is not self.schema and not stream_map.flattening_enabled:
+                schema.setdefault("properties", {}).update(self._kept_schemas())
+        super()._write_schema_message()
+
+    _kept_types: dict[str, list[str]] | None = None
+
+    def _kept_schemas(self) -> dict[str, dict]:
+        return {name: {"type": [*types, "null"]} for name, types in (self._kept_types or {}).items()}
+
+    def admit_fields(self, record: dict, known: frozenset[str]) -> None:
+        """Fields of ``record`` outside ``known`` (the schema's): dropped, or under
+        ``unknown_fields: keep`` kept, each new one (or a new type of one) added to the
+        schema with a SCHEMA re-sent before this record is written. A field never seen
+        with a value is left out while it is null (a warehouse shows it as null anyway),
+        until its first value types it."""
+        keep = self._tap.settings.unknown_fields == "keep"
+        kept = self._kept_types
+        widened = False
+        for name in sorted(record.keys() - known):
+            value = record[name]
+            if not keep:
+                del record[name]
+                self._report_once(
+                    f"field:{name}",
+                    "stream '%s': the API sent field '%s', which is not in the schema; dropped",
+                    self.name,
+                    name,
+                )
+                continue
+            if kept is None:
+                kept = self._kept_types = {}
+            types = kept.get(name)
+            if value is None:
+                if types is None:
+                    del record[name]
+                continue
+            kind = json_type(value)
+            if types is None:
+                kept[name] = [kind]
+                self.logger.warning(
+                    "stream '%s': the API sent field '%s', which is not in the schema; kept "
+                    "(%s) and added to the stream's SCHEMA",
+                    self.name, name, kind,
+                )  # fmt: skip
+                widened = True
+            elif kind not in types:
+                types.append(kind)
+                self.logger.warning(
+                    "stream '%s': field '%s' now holds %s values too; its type in the "
+                    "stream's SCHEMA is widened to %s",
+                    self.name, name, kind, " or ".join(types),
+                )  # fmt: skip
+                widened = True
+        if widened:
+            self.schema.setdefault("properties", {}).update(self._kept_schemas())
+            self._resend_schema()
+
+    def _report_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
+        raise NotImplementedError
+
+    # -- ACTIVATE_VERSION --------------------------------------------------------------
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Off for singer-sdk, which would write ACTIVATE_VERSION before the records of a
+        full-table stream; `_activate_versions` writes it after them instead."""
+        return False
+
+    def complete_read(self) -> bool:
+        """Whether this run reads the API's complete current list of the stream: a
+        full-table stream always; a child stream only under ``child_sync: all``; an
+        incremental one only on a full refresh (no bookmark, no start or end date)."""
+        settings = self._tap.settings
+        if getattr(self, "parent_stream_type", None) and settings.child_sync != "all":
+            return False
+        if not self.replication_key:
+            return True
+        if settings.start_date or settings.end_date:
+            return False
+        return not self.stream_state.get("replication_key_value")
+
+    def _begin_versions(self) -> None:
+        """The run's version on the stream and its child streams whose read is complete
+        (none unless ``emit_activate_version_messages``), before any of their records."""
+        version = self._tap.run_version if self._tap.settings.emit_activate_version else None
+        for stream in (self, *self._syncing_children()):
+            stream._cut_short = False  # noqa: SLF001
+            stream._held_back = 0  # noqa: SLF001
+            complete = version is not None and stream.selected and stream.complete_read()
+            stream._stream_version = version if complete else None  # noqa: SLF001
+
+    def _activate_versions(self) -> None:
+        """ACTIVATE_VERSION for the stream and each of its child streams that carried a
+        version and whose read was complete to the end."""
+        for stream in (self, *self._syncing_children()):
+            version = stream._stream_version  # noqa: SLF001
+            if version is None:
+                continue
+            if stream._cut_short or stream._held_back:  # noqa: SLF001
+                why = "cut short" if stream._cut_short else "records outside its window"  # noqa: SLF001
+                stream.logger.info(
+                    "stream '%s': not a complete read (%s); no ACTIVATE_VERSION", stream.name, why
+                )
+                continue
+            stream._write_activate_version_message(version)  # noqa: SLF001
+
+    # -- STATE -------------------------------------------------------------------------
+
+    def _increment_stream_state(self, latest_record: dict, *, context: Context | None = None) -> None:
+        """singer-sdk keeps the largest replication-key value in the progress markers,
+        at a cost per record; a record whose (canonical, so string-ordered) value is not
+        above the largest seen so far cannot change them, and is skipped.
+
+        Overridden for that cost only; what reaches the state is the same.
+        """
+        key = self.replication_key
+        if key:
+            value = latest_record.get(key)
+            if isinstance(value, str):
+                seen = self._max_seen
+                if seen is not None and value <= seen:
+                    return
+                self._max_seen = value
+        super()._increment_stream_state(latest_record, context=context)
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> dict | None:  # noqa: D102
+        self._max_seen = None  # the markers are gone: the next value must reach them again
+        return super().finalize_state_progress_markers(state)
+
+    def _bookmark_chunk(self, records: list[dict], key: str) -> None:
+        """Offer a run of records to the bookmark as the SDK's loop would one by one: only
+        the largest (canonical, so string-ordered) value can change it; a record whose
+        value is not a string goes through on its own, as it would."""
+        top = None
+        for record in records:
+            value = record.get(key)
+            if isinstance(value, str):
+                if top is None or value > top[key]:
+                    top = record
+            else:
+                self._increment_stream_state(record)
+        if top is not None:
+            self._increment_stream_state(top)
+
+
+def _stopped(exc: BaseException) -> str:
+    """How the summary line of a stream whose sync raised ``exc`` says it ended."""
+    if isinstance(exc, AbortedSyncFailedException | AbortedSyncPausedException):
+        return "stopped early (singer-sdk aborted the sync)"
+    if isinstance(exc, Exception):
+        return "stopped by an error"
+    return "interrupted"
