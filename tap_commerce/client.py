@@ -292,8 +292,9 @@ class CommerceStream(StreamOutput):
                 if bad:
                     self._unparseable_dates(record, bad, response)
                     bad = []
-        if self.child_streams:
-            self._prefetch_children(records)
+        if self.child_streams and not getattr(response, "tap_children_fetched", False):
+            self._prefetch_children(records, self._pages_read)
+        self._pages_read += 1
         return iter(records)
 
     def _missing_key(self, record: dict, response: requests.Response) -> None:
@@ -397,7 +398,12 @@ class CommerceStream(StreamOutput):
                         failure = exc
                     if ahead and failure is None and not paginator.finished:
                         nxt = self._prepare_request(context=context, page=paginator)
-                        pending = (nxt, fanout.submit(send, nxt, context))
+                        future = fanout.submit(send, nxt, context)
+                        page_number = self._pages_read
+                        future.add_done_callback(
+                            lambda f, n=page_number: self._prefetch_on_arrival(f, n)
+                        )
+                        pending = (nxt, future)
                     yield records
                     pages += 1
                     if failure is not None:
@@ -533,14 +539,33 @@ class CommerceStream(StreamOutput):
         if self.child_streams and self._children_of_every_record():
             self._process_record(record, child_context=context)
 
-    def _prefetch_children(self, records: list[dict]) -> None:
+    _pages_read = 0
+
+    def _prefetch_children(self, records: list[dict], page: int) -> None:
         children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
         if not children:
             return
         if not self._children_of_every_record():
             records = [r for r in records if self.in_window(r)]
         contexts = [self.get_child_context(r, None) for r in records]
-        self._tap.fanout.prefetch(t.cast("list[ChildStream]", children), contexts)
+        self._tap.fanout.prefetch(t.cast("list[ChildStream]", children), contexts, page)
+
+    def _prefetch_on_arrival(self, future: Future[requests.Response], page: int) -> None:
+        """A parent's next page, fetched ahead by the pool, submits its children's fetches
+        the moment it arrives (on the worker thread), so the pool does not drain while the
+        main thread finishes the current page. Under ``child_sync: changed`` the window
+        needs canonical date-times first: the main thread submits them (`parse_response`)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        if not self._children_of_every_record():
+            return
+        response = future.result()
+        records = page_of(response).records
+        key = self.primary_keys[0]
+        if any(record.get(key) is None for record in records):
+            return  # the main thread stops the stream on it
+        self._prefetch_children(records, page)
+        response.tap_children_fetched = True  # type: ignore[attr-defined]
 
     def _report_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
         if topic not in self._reported:
