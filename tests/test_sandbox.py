@@ -1319,6 +1319,245 @@ def test_admin_extra_fields_endpoints(make):
     assert "x_extra_text" not in parse(orders_get(sandbox))["orders"][0]
 
 
+# Mid-list drift: fields from a position on, and a type change further on.
+
+MID_FIELDS = {"x_extra_number": 42, "x_extra_text": "mid-list", "x_extra_price": Decimal("1.10")}
+MID_CHANGED = {"x_extra_number": "forty-two", "x_extra_price": None}
+
+
+def drift_of(record: dict) -> dict:
+    """The drift fields a served record carries ({} for none)."""
+    return {k: record[k] for k in MID_FIELDS if k in record}
+
+
+def payments_pages(sandbox, stream: str, limit: int) -> list[list[dict]]:
+    pages, offset = [], 0
+    while True:
+        page = parse(payments_get(sandbox, f"v1/{stream}", {"offset": offset, "limit": limit}))
+        if not page["data"]:
+            return pages
+        pages.append(page["data"])
+        offset += limit
+
+
+def test_extra_fields_from_a_start_position_appear_mid_list_across_pages(make):
+    sandbox = make()
+    expected = sandbox.records("payments", "products")
+    sandbox.set_extra_fields(MID_FIELDS, apis="payments", streams="products", start=25)
+    pages = payments_pages(sandbox, "products", 10)  # the field first shows on the third page
+    served = [r for page in pages for r in page]
+    assert len(served) == len(expected) == 40
+    assert all(drift_of(r) == {} for r in pages[0] + pages[1])
+    assert [drift_of(r) == MID_FIELDS for r in pages[2]] == [False] * 5 + [True] * 5
+    for position, (record, contract) in enumerate(zip(served, expected, strict=True)):
+        if position < 25:
+            assert record == contract  # absent, not null
+        else:
+            assert record == {**contract, **MID_FIELDS}
+            assert list(record)[-3:] == list(MID_FIELDS)
+    assert isinstance(served[30]["x_extra_price"], Decimal)
+    assert sandbox.records_with_extra_fields("payments", "products") == served
+    assert sandbox.records("payments", "products", extra_fields=True) == served
+    assert sandbox.records_with_extra_fields("payments", "products", 20, 10) == pages[2]
+    assert sandbox.records("payments", "products") == expected  # records() stays contract-only
+    # Other streams are untouched; the default (start 0) is the whole list again.
+    assert sandbox.records_with_extra_fields("payments", "order_payments") == sandbox.records(
+        "payments", "order_payments"
+    )
+    sandbox.set_extra_fields(MID_FIELDS, apis="payments", streams="products")
+    assert all(drift_of(r) == MID_FIELDS for r in payments_pages(sandbox, "products", 10)[0])
+    assert sandbox.extra_fields.to_json() == {
+        "fields": MID_FIELDS,
+        "apis": ["payments"],
+        "streams": ["products"],
+    }
+
+
+def test_extra_fields_change_type_from_a_later_position_across_pages(make):
+    sandbox = make()
+    expected = sandbox.records("payments", "order_payments")
+    sandbox.set_extra_fields(
+        MID_FIELDS,
+        apis="payments",
+        streams="order_payments",
+        start=30,
+        changed=MID_CHANGED,
+        change_at=110,
+    )
+    served = [r for page in payments_pages(sandbox, "order_payments", 20) for r in page]
+    assert len(served) == len(expected) == 300
+    for position, (record, contract) in enumerate(zip(served, expected, strict=True)):
+        if position < 30:
+            assert drift_of(record) == {}, position
+        elif position < 110:
+            assert drift_of(record) == MID_FIELDS, position
+        else:  # same names, other types; x_extra_text keeps its first value
+            assert drift_of(record) == {**MID_FIELDS, **MID_CHANGED}, position
+            assert list(record)[-3:] == list(MID_FIELDS)  # same member order
+        assert {k: v for k, v in record.items() if k not in MID_FIELDS} == contract
+    assert type(served[109]["x_extra_number"]) is int and served[109]["x_extra_number"] == 42
+    assert served[110]["x_extra_number"] == "forty-two" and served[110]["x_extra_price"] is None
+    assert served[110]["x_extra_text"] == "mid-list"
+    assert sandbox.records_with_extra_fields("payments", "order_payments") == served
+    page = payments_get(sandbox, "v1/order_payments", {"offset": 100, "limit": 20}).content
+    assert page.count(b'"x_extra_number":42,') == 10
+    assert page.count(b'"x_extra_number":"forty-two",') == 10
+    assert b'"x_extra_price":1.10}' in page and b'"x_extra_price":null}' in page
+    assert sandbox.extra_fields.to_json() == {
+        "fields": MID_FIELDS,
+        "apis": ["payments"],
+        "streams": ["order_payments"],
+        "start": 30,
+        "changed": MID_CHANGED,
+        "change_at": 110,
+    }
+
+
+def test_extra_fields_mid_list_in_child_streams_count_within_each_product(make):
+    sandbox = make()
+    sandbox.set_extra_fields(
+        MID_FIELDS, streams="shop.products_reviews", start=2, changed=MID_CHANGED, change_at=4
+    )
+    plain = sandbox.child_records("shop", "products_reviews")
+    with_drift = sandbox.child_records("shop", "products_reviews", extra_fields=True)
+    busy = [pid for pid, rows in plain.items() if len(rows) >= 5]
+    assert busy and list(with_drift) == list(plain)
+    for pid in busy:
+        served = []  # one row a page: the change lands on later pages
+        while page := parse(
+            shop_get(sandbox, f"v1/products/{pid}/reviews", {"offset": len(served), "limit": 1})
+        )["data"]:
+            served.extend(page)
+        assert served == with_drift[pid]
+        for position, (row, contract) in enumerate(zip(served, plain[pid], strict=True)):
+            if position < 2:
+                assert row == contract
+            elif position < 4:
+                assert row == {**contract, **MID_FIELDS}
+            else:
+                assert row == {**contract, **MID_FIELDS, **MID_CHANGED}
+    # The flat helper: every product's rows in product order, prd_id added as records() does.
+    flat = sandbox.records_with_extra_fields("shop", "products_reviews")
+    assert flat == [{**row, "prd_id": pid} for pid, rows in with_drift.items() for row in rows]
+    assert [{k: v for k, v in r.items() if k not in MID_FIELDS} for r in flat] == sandbox.records(
+        "shop", "products_reviews"
+    )
+    # Siblings are not selected.
+    assert sandbox.child_records("shop", "products_images", extra_fields=True) == (
+        sandbox.child_records("shop", "products_images")
+    )
+
+
+def test_extra_fields_position_is_the_unfiltered_creation_order_position_whatever_the_query(
+    make,
+):
+    sandbox = make()
+    sandbox.set_extra_fields(
+        MID_FIELDS,
+        apis=["storefront", "orders", "digital"],
+        streams=["orders"],
+        start=40,
+        changed=MID_CHANGED,
+        change_at=100,
+    )
+    expected = {
+        api: {r[_key(api)]: r for r in sandbox.records_with_extra_fields(api, "orders")}
+        for api in ("storefront", "orders", "digital")
+    }
+
+    def stage(api: str, record: dict) -> str:
+        position = list(expected[api]).index(record[_key(api)])
+        return "none" if position < 40 else "first" if position < 100 else "changed"
+
+    # storefront: unfiltered (oldest first) and filtered by modification (newest first).
+    unfiltered = [r for p in follow_storefront(sandbox, "commerce/orders") for r in p["result"]]
+    assert unfiltered == list(expected["storefront"].values())
+    modified = sorted(r["modifiedOn"] for r in expected["storefront"].values())
+    window = {"modifiedAfter": modified[10], "modifiedBefore": modified[-10]}
+    pages = follow_storefront(sandbox, "commerce/orders", window)
+    filtered = [r for page in pages for r in page["result"]]
+    assert len(pages) > 1 and len(filtered) > 100
+    order = list(expected["storefront"])
+    assert filtered != sorted(filtered, key=lambda r: order.index(r["id"]))  # newest first
+    stages = set()
+    for record in filtered:
+        assert record == expected["storefront"][record["id"]]  # same fields whatever the query
+        stages.add(stage("storefront", record))
+        if stage("storefront", record) == "none":
+            assert drift_of(record) == {}
+    assert stages == {"none", "first", "changed"}
+    # orders: ascending by last modification, filtered or within the 90-day default.
+    token = orders_token(sandbox)
+    served = parse(
+        orders_get(sandbox, {"filter": "lastmodifieddate:[2000-01-01T00:00:00.000Z..]"}, token)
+    )["orders"]
+    served += parse(orders_get(sandbox, token=token))["orders"]
+    assert {stage("orders", r) for r in served} == {"none", "first", "changed"}
+    assert all(r == expected["orders"][r["order_id"]] for r in served)
+    # digital: a from/to window starts mid-list, positions still count from the list's start.
+    created = [r["created_at"][:10] for r in expected["digital"].values()]
+    window_page = parse(digital_get(sandbox, "orders", {"from": created[80], "per_page": 50}))
+    served = [w["order"] for w in window_page]
+    assert served and all(r == expected["digital"][r["id"]] for r in served)
+    assert stage("digital", served[0]) != "none"  # position >= 40 though first of its page
+
+
+def test_extra_fields_positions_follow_the_live_list_after_mutations(make):
+    sandbox = make()
+    sandbox.set_extra_fields(MID_FIELDS, apis="payments", streams="products", start=20)
+    change = sandbox.mutate(api="payments", streams=["products"], added=3, updated=2, deleted=4)
+    served = [r for page in payments_pages(sandbox, "products", 7) for r in page]
+    helper = sandbox.records_with_extra_fields("payments", "products")
+    assert served == helper and len(served) == 39
+    assert [bool(drift_of(r)) for r in served] == [False] * 20 + [True] * 19
+    assert [r["id"] for r in served[-3:]] == change["streams"]["payments.products"]["added"]
+
+
+def test_extra_fields_mid_list_options_are_checked():
+    sandbox = Sandbox(scale=0.05)
+    for bad, error in [
+        ({"start": -1}, ValueError),
+        ({"start": True}, TypeError),
+        ({"start": "3"}, TypeError),
+        ({"changed": {"x_extra_number": "x"}}, ValueError),  # no change_at
+        ({"change_at": 5}, ValueError),  # no changed
+        ({"start": 5, "changed": {"x_extra_number": "x"}, "change_at": 4}, ValueError),
+        ({"changed": {"x_other": 1}, "change_at": 4}, ValueError),
+        ({"changed": {}, "change_at": 4}, TypeError),
+        ({"changed": {"x_extra_number": "x"}, "change_at": -2}, ValueError),
+    ]:
+        with pytest.raises(error):
+            sandbox.set_extra_fields(MID_FIELDS, **bad)
+    assert sandbox.extra_fields is None  # nothing half-set
+    sandbox.set_extra_fields(MID_FIELDS, start=3, changed={"x_extra_text": 1}, change_at=3)
+    assert sandbox.extra_fields.start == 3 and sandbox.extra_fields.change_at == 3
+
+
+def test_admin_extra_fields_from_a_position(make):
+    sandbox = make()
+    admin = f"{sandbox.url}/_admin"
+    setting = {
+        "fields": {"x_n": 42, "x_note": "hi"},
+        "apis": ["digital"],
+        "streams": ["packages"],
+        "start": 4,
+        "changed": {"x_n": "forty-two"},
+        "change_at": 8,
+    }
+    answer = requests.post(f"{admin}/extra-fields", json=setting)
+    assert answer.status_code == 200 and answer.json()["extra_fields"] == setting
+    served = [w["package"] for w in parse(digital_get(sandbox, "packages", {"per_page": 50}))]
+    assert [r.get("x_n") for r in served] == [None] * 4 + [42] * 4 + ["forty-two"] * 4
+    assert all("x_n" not in r and "x_note" not in r for r in served[:4])
+    data = requests.get(f"{admin}/data/digital/packages", params={"extra_fields": "true"}).json()
+    assert data["records"] == json.loads(json.dumps(served))
+    plain = requests.get(f"{admin}/data/digital/packages").json()["records"]
+    assert all("x_n" not in r for r in plain)
+    for bad in ({"start": -1}, {"start": "2"}, {"changed": {"x_extra_text": 1}}, {"change_at": 3}):
+        assert requests.post(f"{admin}/extra-fields", json=bad).status_code == 400, bad
+    assert requests.get(f"{admin}/drift").json()["extra_fields"] == setting  # unchanged
+
+
 @contextlib.contextmanager
 def serving(*args: str):
     """``tap-commerce-sandbox serve --port 0 --scale 0.05 ARGS`` as a process: yields
@@ -1369,6 +1608,63 @@ def test_cli_serve_drift_flags(tmp_path):
 def test_cli_drift_selection_flags_need_the_drill(capsys):
     assert cli.main(["serve", "--port", "0", "--extra-fields-api", "shop"]) == 2
     assert "need --extra-fields" in capsys.readouterr().err
+
+
+def test_cli_serve_extra_fields_start_and_change_flags():
+    with serving(
+        "--extra-fields",
+        '{"x_cli_n": 42, "x_cli_text": "t"}',
+        "--extra-fields-api",
+        "payments",
+        "--extra-fields-stream",
+        "products",
+        "--extra-fields-start",
+        "3",
+        "--extra-fields-change",
+        '{"x_cli_n": "forty-two"}',
+        "--extra-fields-change-at",
+        "5",
+    ) as (_, url):
+        assert requests.get(f"{url}/_admin/drift").json()["extra_fields"] == {
+            "fields": {"x_cli_n": 42, "x_cli_text": "t"},
+            "apis": ["payments"],
+            "streams": ["products"],
+            "start": 3,
+            "changed": {"x_cli_n": "forty-two"},
+            "change_at": 5,
+        }
+        page = requests.get(
+            f"{url}/payments/v1/products",
+            params={"api_key": DEFAULT_CREDENTIALS["payments"]["api_key"], "limit": 7},
+        ).json()["data"]
+        assert [r.get("x_cli_n") for r in page] == [None] * 3 + [42] * 2 + ["forty-two"] * 2
+        assert [r.get("x_cli_text") for r in page] == [None] * 3 + ["t"] * 4
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--extra-fields-start", "3"], "need --extra-fields"),
+        (["--extra-fields-change-at", "3"], "need --extra-fields"),
+        (["--extra-fields", "--extra-fields-change", '{"x_extra_text": 1}'], "go together"),
+        (["--extra-fields", "--extra-fields-change-at", "2"], "go together"),
+        (
+            [
+                "--extra-fields",
+                "--extra-fields-start",
+                "4",
+                "--extra-fields-change-at",
+                "2",
+                "--extra-fields-change",
+                '{"x_extra_text": 1}',
+            ],
+            "must not be before start",
+        ),
+    ],
+)
+def test_cli_extra_fields_position_flags_are_checked(flags, message, capsys):
+    assert cli.main(["serve", "--port", "0", "--scale", "0.05", *flags]) == 2
+    assert message in capsys.readouterr().err
 
 
 # Admin endpoints and CLI -------------------------------------------------------------------------

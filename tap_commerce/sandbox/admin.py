@@ -6,6 +6,7 @@ faulted, never rate limited, not in the request log.
 ``GET  /_admin/configs``                    ``{api: tap config}``
 ``GET  /_admin/streams``                    ``{api: {stream: record count}}``
 ``GET  /_admin/data/<api>/<stream>``        ``{"count": n, "records": [...]}``; ``?offset=&limit=``
+                                            (``&extra_fields=true``: as served, drift included)
 ``POST /_admin/mutate``                     body: ``api streams added updated deleted``
 ``POST /_admin/faults``                     body: ``rate kinds seed apis path schedule slow_seconds``
 ``POST /_admin/faults/next``                body: ``n kind apis path slow_seconds``
@@ -16,8 +17,9 @@ faulted, never rate limited, not in the request log.
 ``POST /_admin/tokens/expire``              expire every orders access token
 ``POST /_admin/settings``                   body: ``latency token_ttl`` (seconds)
 ``GET  /_admin/drift``                      both contract-drift drills (``null``: off)
-``POST /_admin/extra-fields``               body: ``fields apis streams`` (no ``fields``:
-                                            the default ones; ``null``: off)
+``POST /_admin/extra-fields``               body: ``fields apis streams start changed
+                                            change_at`` (no ``fields``: the default ones;
+                                            ``null``: off)
 ``DELETE /_admin/extra-fields``             turn the schema-drift drill off
 ``POST /_admin/foreign-next-url``           body: ``url path`` (no ``url``: the default
                                             ``http://127.0.0.2:{port}``; ``null``: off)
@@ -86,7 +88,8 @@ class Admin:
     def data(self, query: dict, body: dict, api: str, stream: str) -> dict:
         offset = int(query.get("offset", 0))
         limit = int(query["limit"]) if "limit" in query else None
-        records = self.sandbox.records(api, stream, offset, limit)
+        extra = query.get("extra_fields", "false").lower() in ("1", "true", "yes")
+        records = self.sandbox.records(api, stream, offset, limit, extra_fields=extra)
         return {
             "api": api,
             "stream": stream,
@@ -144,7 +147,7 @@ class Admin:
         }
 
     def set_extra_fields(self, query: dict, body: dict) -> dict:
-        _check_keys(body, {"fields", "apis", "streams"})
+        _check_keys(body, {"fields", "apis", "streams", "start", "changed", "change_at"})
         if "fields" not in body:
             body["fields"] = DEFAULT_EXTRA_FIELDS
         self.sandbox.set_extra_fields(**body)

@@ -35,6 +35,12 @@ def _size(text: str) -> tuple[str, int]:
     return stream, int(count)
 
 
+def _position(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return int(text)
+
+
 def _json_object(text: str) -> dict:
     try:
         value = simplejson.loads(text, use_decimal=True)
@@ -105,6 +111,26 @@ def _parser() -> argparse.ArgumentParser:
         help="only in this stream (repeatable)",
     )
     drift.add_argument(
+        "--extra-fields-start",
+        type=_position,
+        metavar="N",
+        help="only on records from this 0-based position of the stream's unfiltered "
+        "creation-order list on (child rows: within their product's rows); default 0",
+    )
+    drift.add_argument(
+        "--extra-fields-change",
+        type=_json_object,
+        metavar="JSON",
+        help="from --extra-fields-change-at on, these fields (a JSON object naming some of "
+        "the extra fields) carry these values instead",
+    )
+    drift.add_argument(
+        "--extra-fields-change-at",
+        type=_position,
+        metavar="N",
+        help="the position from which --extra-fields-change applies",
+    )
+    drift.add_argument(
         "--foreign-next-url",
         nargs="?",
         const=DEFAULT_FOREIGN_ORIGIN,
@@ -154,10 +180,24 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.extra_fields is not None:
         sandbox.set_extra_fields(
-            args.extra_fields, apis=args.extra_fields_api, streams=args.extra_fields_stream
+            args.extra_fields,
+            apis=args.extra_fields_api,
+            streams=args.extra_fields_stream,
+            start=args.extra_fields_start or 0,
+            changed=args.extra_fields_change,
+            change_at=args.extra_fields_change_at,
         )
-    elif args.extra_fields_api or args.extra_fields_stream:
-        raise ValueError("--extra-fields-api/--extra-fields-stream need --extra-fields")
+    elif (
+        args.extra_fields_api
+        or args.extra_fields_stream
+        or args.extra_fields_start is not None
+        or args.extra_fields_change is not None
+        or args.extra_fields_change_at is not None
+    ):
+        raise ValueError(
+            "--extra-fields-api/--extra-fields-stream/--extra-fields-start/"
+            "--extra-fields-change/--extra-fields-change-at need --extra-fields"
+        )
     if args.foreign_next_url is not None:
         sandbox.set_foreign_next_url(args.foreign_next_url, path=args.foreign_next_url_path)
     elif args.foreign_next_url_path:

@@ -2,12 +2,40 @@
 either shrug off or refuse. Both are off by default, deterministic and cheap.
 
 Unknown fields (schema drift)
-    :class:`ExtraFields` appends top-level fields the contract does not list to every record
+    :class:`ExtraFields` appends top-level fields the contract does not list to the records
     of the chosen APIs/streams (child streams included), as an API does that ships new
     fields before its documentation. They are spliced into the encoded record text while a
     page is assembled, so the record cache never holds them: toggling the drill on or off
     works the same whether or not the cache is warm, and ``Sandbox.records()`` (what a
-    correct tap emits, since it drops unknown fields) never shows them.
+    correct tap emits, since it drops unknown fields) never shows them;
+    ``Sandbox.records_with_extra_fields()`` shows what was served, drift fields included.
+
+    By default every record carries the same fields. Two more shapes of drift hang on a
+    record's *position*:
+
+    * ``start``: a field that appears mid-list. Records at positions ``< start`` have no
+      such field at all (absent, not null); records from ``start`` on carry the fields.
+    * ``changed`` + ``change_at``: a field whose type changes mid-list. From position
+      ``change_at`` (``>= start``) on, the fields named in ``changed`` carry those values
+      instead (e.g. ``x_extra_number`` is ``42`` on ``[start, change_at)`` and
+      ``"forty-two"`` from ``change_at`` on); fields not in ``changed`` keep their value.
+      ``changed`` may only name fields of ``fields``; member order stays that of ``fields``.
+
+    Position rule: top-level streams: the record's 0-based position in the stream's full,
+    unfiltered list of live records in creation order (what an unfiltered oldest-first read
+    serves, i.e. ``Sandbox.records()``), whatever the query, filter, sort or page size
+    that served it — so a given record always has the same fields (storefront's
+    newest-first ``modifiedAfter`` reads and orders' by-modification order included).
+    Records added by a mutation go at the end; deleting a record moves the ones after it
+    one position forward, as in the list itself. Child streams (shop product images,
+    reviews, ...): the row's 0-based position among its own parent's live rows, oldest first
+    (the list ``/products/{id}/<kind>`` serves), so each product's rows from ``start`` on
+    carry the fields.
+
+    Cost: without ``start``/``change_at`` one splice per record, as before; with them, one
+    comparison more, and positions are computed only for the pages of selected streams
+    (free unless records were deleted: then one binary search per record). With no drill,
+    nothing at all.
 
 Foreign next-page URL (storefront only)
     :class:`ForeignNextUrl` makes storefront pages carry a ``pagination.nextPageUrl`` on
@@ -41,23 +69,52 @@ DEFAULT_FOREIGN_ORIGIN = "http://127.0.0.2:{port}"
 
 @dataclass(frozen=True)
 class ExtraFields:
-    """Fields appended to every record of the selected streams.
+    """Fields appended to the records of the selected streams.
 
     ``apis`` (``None``: all) and ``streams`` (``None``: all; each a stream name of any
-    selected API, e.g. ``"products_images"``, or ``"api.stream"``) must both match."""
+    selected API, e.g. ``"products_images"``, or ``"api.stream"``) must both match.
+    Records at positions ``< start`` get none of them; from ``change_at`` on, the fields in
+    ``changed`` take those values (see the module docstring for what a position is)."""
 
     fields: Mapping[str, Any]
     apis: frozenset[str] | None = None
     streams: frozenset[str] | None = None
+    start: int = 0
+    changed: Mapping[str, Any] | None = None
+    change_at: int | None = None
     members: str = field(init=False, repr=False, compare=False)  # '"name":value,...' text
+    #: The members from ``change_at`` on (``None``: no change).
+    changed_members: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.fields, Mapping) or not self.fields:
             raise TypeError("extra fields must be a non-empty JSON object")
         if not all(isinstance(name, str) and name for name in self.fields):
             raise TypeError("extra field names must be non-empty strings")
+        _position("start", self.start)
+        if (self.changed is None) != (self.change_at is None):
+            raise ValueError("extra fields: changed and change_at go together")
+        changed_members = None
+        if self.changed is not None:
+            if not isinstance(self.changed, Mapping) or not self.changed:
+                raise TypeError("extra fields: changed must be a non-empty JSON object")
+            unknown = sorted(set(self.changed) - set(self.fields), key=str)
+            if unknown:
+                raise ValueError(
+                    f"extra fields: changed names {', '.join(map(str, unknown))}, "
+                    "which are not among the fields"
+                )
+            _position("change_at", self.change_at)
+            if self.change_at < self.start:
+                raise ValueError(
+                    f"extra fields: change_at ({self.change_at}) must not be before "
+                    f"start ({self.start})"
+                )
+            object.__setattr__(self, "changed", dict(self.changed))
+            changed_members = dumps({**self.fields, **self.changed})[1:-1]
         object.__setattr__(self, "fields", dict(self.fields))
         object.__setattr__(self, "members", dumps(self.fields)[1:-1])
+        object.__setattr__(self, "changed_members", changed_members)
 
     @classmethod
     def of(
@@ -66,6 +123,10 @@ class ExtraFields:
         apis: Iterable[str] | str | None,
         streams: Iterable[str] | str | None,
         catalog: Mapping[str, Iterable[str]],
+        *,
+        start: int = 0,
+        changed: Mapping[str, Any] | None = None,
+        change_at: int | None = None,
     ) -> ExtraFields:
         """Build and check a selection against ``catalog`` (``{api: stream names}``)."""
         chosen = _names(apis)
@@ -82,25 +143,52 @@ class ExtraFields:
         for name in names or ():
             if not any(name in (stream, f"{api}.{stream}") for api, stream in in_scope):
                 raise ValueError(f"extra fields: no selected api has a stream {name!r}")
-        return cls(fields, chosen, names)
+        return cls(fields, chosen, names, start, changed, change_at)
 
     def selects(self, api: str, stream: str) -> bool:
         return (self.apis is None or api in self.apis) and (
             self.streams is None or stream in self.streams or f"{api}.{stream}" in self.streams
         )
 
-    def add_to(self, fragments: Sequence[str]) -> list[str]:
+    @property
+    def uniform(self) -> bool:
+        """True if every record gets the same fields (positions do not matter)."""
+        return self.start == 0 and self.change_at is None
+
+    def add_to(self, fragments: Sequence[str], positions: Iterable[int] | None = None) -> list[str]:
         """Encoded records (compact JSON objects) with the extra fields appended; the
-        fragments themselves, cached or not, are left as they are."""
+        fragments themselves, cached or not, are left as they are. ``positions`` (one per
+        fragment) is needed unless :attr:`uniform`."""
         members = self.members
-        return [f"{f[:-1]},{members}}}" if f != "{}" else f"{{{members}}}" for f in fragments]
+        if self.uniform:
+            return [f"{f[:-1]},{members}}}" if f != "{}" else f"{{{members}}}" for f in fragments]
+        if positions is None:
+            raise ValueError("extra fields from a position on need the records' positions")
+        start = self.start
+        change_at = self.change_at if self.change_at is not None else -1
+        later = self.changed_members
+        out = []
+        for f, position in zip(fragments, positions, strict=True):
+            if position < start:
+                out.append(f)
+                continue
+            m = later if 0 <= change_at <= position else members
+            out.append(f"{f[:-1]},{m}}}" if f != "{}" else f"{{{m}}}")
+        return out
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The setting; ``start``/``changed``/``change_at`` only when given."""
+        out: dict[str, Any] = {
             "fields": self.fields,
             "apis": sorted(self.apis) if self.apis is not None else None,
             "streams": sorted(self.streams) if self.streams is not None else None,
         }
+        if self.start:
+            out["start"] = self.start
+        if self.change_at is not None:
+            out["changed"] = self.changed
+            out["change_at"] = self.change_at
+        return out
 
 
 @dataclass(frozen=True)
@@ -150,6 +238,13 @@ class Drift:
     def __init__(self) -> None:
         self.extra_fields: ExtraFields | None = None
         self.foreign_next_url: ForeignNextUrl | None = None
+
+
+def _position(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"extra fields: {name} must be an integer, not {value!r}")
+    if value < 0:
+        raise ValueError(f"extra fields: {name} must not be negative, got {value}")
 
 
 def _names(values: Iterable[str] | str | None) -> frozenset[str] | None:

@@ -19,7 +19,7 @@ from .apis import Api, DigitalApi, OrdersApi, PaymentsApi, ShopApi, StorefrontAp
 from .data import APIS, ChildTable, Dataset, Table
 from .drift import DEFAULT_EXTRA_FIELDS, DEFAULT_FOREIGN_ORIGIN, Drift, ExtraFields, ForeignNextUrl
 from .faults import SLOW_SECONDS, FaultInjector, FaultPlan, Target
-from .jsonenc import dumps, loads
+from .jsonenc import dumps, dumps_each, loads
 from .ratelimit import build_limiters
 from .requestlog import LoggedRequest, RequestLog
 from .server import App, SandboxServer
@@ -231,33 +231,65 @@ class Sandbox:
         return len(table.live())
 
     def records(
-        self, api: str, stream: str, offset: int = 0, limit: int | None = None
+        self,
+        api: str,
+        stream: str,
+        offset: int = 0,
+        limit: int | None = None,
+        *,
+        extra_fields: bool = False,
     ) -> list[dict]:
         """The records the API currently serves, oldest first, as fresh JSON-ready objects
         (decoded from the exact text the API sends, so decimals are ``Decimal``). Child
         streams: every row of every live product, each with ``prd_id`` added as the tap does.
 
-        Never with the fields of a schema-drift drill (:meth:`set_extra_fields`): these are
-        the records a correct tap emits, since it drops fields its schema does not list."""
+        Without the fields of a schema-drift drill (:meth:`set_extra_fields`) unless
+        ``extra_fields``: these are the records a correct tap emits, since it drops fields
+        its schema does not list. With ``extra_fields`` (see
+        :meth:`records_with_extra_fields`): exactly as served, drift fields included."""
         table = self.dataset.table(api, stream)
         if isinstance(table, ChildTable):
             rows = [
                 {**row, "prd_id": pid}
-                for pid, rs in self.child_records(api, stream).items()
+                for pid, rs in self.child_records(api, stream, extra_fields=extra_fields).items()
                 for row in rs
             ]
             return rows[offset : None if limit is None else offset + limit]
         live = table.live()
         fragments = table.fragments(live[offset : None if limit is None else offset + limit])
+        extra = self._drift.extra_fields if extra_fields else None
+        if extra is not None and extra.selects(api, stream):
+            # Positions in the unfiltered creation-order list: offset, offset + 1, ...
+            fragments = extra.add_to(fragments, range(offset, offset + len(fragments)))
         return loads("[" + ",".join(fragments) + "]")
 
-    def child_records(self, api: str, stream: str) -> dict[Any, list[dict]]:
+    def records_with_extra_fields(
+        self, api: str, stream: str, offset: int = 0, limit: int | None = None
+    ) -> list[dict]:
+        """:meth:`records` as the APIs serve them under the schema-drift drill in force:
+        the drift fields appended (same values and types, decimals as ``Decimal``), absent
+        before the drill's ``start``, the ``changed`` values from ``change_at`` on. Equal to
+        :meth:`records` when no drill selects the stream. Whatever a query selects, each
+        served record equals its entry here (matched by key)."""
+        return self.records(api, stream, offset, limit, extra_fields=True)
+
+    def child_records(
+        self, api: str, stream: str, *, extra_fields: bool = False
+    ) -> dict[Any, list[dict]]:
         """``{product id: rows}`` of a child stream, rows exactly as the API serves them
-        (without the fields of a schema-drift drill, as :meth:`records`)."""
+        (without the fields of a schema-drift drill unless ``extra_fields``, as
+        :meth:`records`; a row's position is its place among its product's rows)."""
         table = self.dataset.table(api, stream)
         if not isinstance(table, ChildTable):
             raise ValueError(f"{api}.{stream} is not a child stream")
-        return {pid: loads(dumps(rows)) for pid, rows in table.all_rows().items()}
+        extra = self._drift.extra_fields if extra_fields else None
+        if extra is None or not extra.selects(api, stream):
+            return {pid: loads(dumps(rows)) for pid, rows in table.all_rows().items()}
+        out = {}
+        for pid, rows in table.all_rows().items():
+            fragments = extra.add_to(dumps_each(rows), range(len(rows)))
+            out[pid] = loads("[" + ",".join(fragments) + "]")
+        return out
 
     def warm(self, api: str | None = None, streams: Iterable[str] | None = None) -> None:
         """Generate and encode every base record now rather than on first read (about
@@ -370,6 +402,9 @@ class Sandbox:
         *,
         apis: Iterable[str] | str | None = None,
         streams: Iterable[str] | str | None = None,
+        start: int = 0,
+        changed: Mapping[str, Any] | None = None,
+        change_at: int | None = None,
     ) -> None:
         """Schema drift: append ``fields`` (top-level, any JSON values; default
         :data:`~.drift.DEFAULT_EXTRA_FIELDS`) to every record the APIs serve from now on, in
@@ -378,16 +413,29 @@ class Sandbox:
         ``None`` turns the drill off. Replaces any earlier setting. Deterministic and cheap:
         the fields are spliced into the cached record text per page, never into the cache.
 
+        Mid-list drift, by record position (see :mod:`.drift`: the position in the
+        stream's unfiltered creation-order list, whatever the query; child rows: within
+        their product's rows): records before ``start`` lack the fields altogether; from
+        ``change_at`` (with ``changed``, ``>= start``) on, the fields named in ``changed``
+        carry those values instead — a field whose type changes.
+
         The names must be new to the records (a field of the contract would be sent twice);
-        :meth:`records` never includes them. Example::
+        :meth:`records` never includes them, :meth:`records_with_extra_fields` shows them as
+        served. Example::
 
             sb.set_extra_fields({"x_new": {"a": 1}, "x_note": "hi", "x_n": 3}, apis="shop")
+            sb.set_extra_fields(
+                {"x_n": 42}, apis="payments", start=150, changed={"x_n": "forty-two"},
+                change_at=300,
+            )  # records 0-149: no x_n; 150-299: 42; from 300: "forty-two"
         """
         if fields is None:
             self._drift.extra_fields = None
             return
         catalog = {api: list(tables) for api, tables in self.dataset.tables.items()}
-        extra = ExtraFields.of(fields, apis, streams, catalog)
+        extra = ExtraFields.of(
+            fields, apis, streams, catalog, start=start, changed=changed, change_at=change_at
+        )
         for api, names in catalog.items():
             for stream in filter(partial(extra.selects, api), names):
                 clash = sorted(set(extra.fields) & _sample_keys(self.dataset.table(api, stream)))

@@ -79,13 +79,24 @@ class Api:
         assert isinstance(table, Table)
         return table
 
-    def served(self, table: Table | ChildTable, fragments: Sequence[str]) -> list[RawJSON]:
+    def served(
+        self,
+        table: Table | ChildTable,
+        fragments: Sequence[str],
+        positions: Callable[[], Iterable[int]],
+    ) -> list[RawJSON]:
         """Cached record texts of ``table`` as they go on the wire: with the extra fields
-        of a schema-drift drill if one selects this stream, ready to embed in an envelope."""
+        of a schema-drift drill if one selects this stream, ready to embed in an envelope.
+        ``positions`` gives each record's position (see :mod:`..drift`); it is called only
+        when a drill from a position on selects this stream."""
         extra = self.drift.extra_fields
         if extra is not None and extra.selects(self.name, table.spec.name):
-            return raw(extra.add_to(fragments))
+            return raw(extra.add_to(fragments, None if extra.uniform else positions()))
         return raw(fragments)
+
+    def served_records(self, table: Table, indices: Sequence[int]) -> list[RawJSON]:
+        """:meth:`served` for the records of ``table`` at live ``indices``."""
+        return self.served(table, table.fragments(indices), lambda: table.positions(indices))
 
 
 def int_param(
@@ -111,7 +122,7 @@ class Page:
 
     def __init__(self, api: Api, table: Table, live: Sequence[int], start: int, size: int) -> None:
         self.table, self.live, self.start, self.size = table, live, start, size
-        self.records = api.served(table, table.fragments(live[start : start + size]))
+        self.records = api.served_records(table, live[start : start + size])
 
     def warm_next(self) -> None:
         """Generate the next page ahead of the client's request for it."""

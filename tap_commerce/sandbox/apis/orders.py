@@ -190,7 +190,7 @@ class OrdersApi(Api):
 
         envelope: dict[str, Any] = {
             "href": href(offset),
-            "orders": self.served(table, table.fragments(matching[offset : offset + limit])),
+            "orders": self.served_records(table, matching[offset : offset + limit]),
             "total": len(matching),
             "offset": offset,
             "limit": limit,

@@ -66,7 +66,7 @@ class ShopApi(Api):
     def countries(self, request: Request) -> Response:
         """Reference data: always the whole list in one page."""
         table = self.table("countries")
-        return self._page(self.served(table, table.fragments(table.live())))
+        return self._page(self.served_records(table, table.live()))
 
     def page(self, request: Request, stream: str) -> Response:
         page = offset_page(self, self.table(stream), request.params(), DEFAULT_LIMIT, MAX_LIMIT)
@@ -82,4 +82,7 @@ class ShopApi(Api):
         limit = int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         table = self.dataset.table(self.name, CHILDREN[kind])
         assert isinstance(table, ChildTable)
-        return self._page(self.served(table, table.fragments(index, offset, limit)))
+        fragments = table.fragments(index, offset, limit)
+        # Child rows' positions count within their parent's rows (see drift.py).
+        positions = partial(range, offset, offset + len(fragments))
+        return self._page(self.served(table, fragments, positions))

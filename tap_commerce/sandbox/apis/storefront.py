@@ -162,7 +162,7 @@ class StorefrontApi(Api):
         cursor = encode_cursor(next_state) if next_state else None
         return page_response(
             {
-                selector: self.served(table, table.fragments(indices)),
+                selector: self.served_records(table, indices),
                 "pagination": {
                     "hasNextPage": cursor is not None,
                     "nextPageCursor": cursor,

@@ -332,6 +332,14 @@ class Table:
             return range(self.total)
         return self._view("live", lambda: [i for i in range(self.total) if i not in self._deleted])
 
+    def positions(self, indices: Iterable[int]) -> list[int]:
+        """The 0-based position of each live index in :meth:`live` (the stream's full,
+        unfiltered list in creation order): the index itself unless records were deleted."""
+        if not self._deleted:
+            return list(indices)
+        live = self.live()
+        return [bisect.bisect_left(live, index) for index in indices]
+
     def by_modified(self) -> tuple[list[int], list[int]]:
         """Live ``(modified_ms, index)`` pairs sorted ascending, as two parallel lists."""
 
