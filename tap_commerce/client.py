@@ -213,7 +213,13 @@ class CommerceStream(StreamOutput):
         prepared_request: requests.PreparedRequest,
         context: Context | None,
     ) -> requests.Response:
-        """One attempt: authenticate, send (paced), validate; one token renewal on 401."""
+        """One attempt: authenticate, send (paced), validate; one token renewal on 401.
+
+        The one override of a singer-sdk private method on the reading side (0.54.9:
+        ``RESTStream._request`` is where an attempt is sent); it routes the attempt through
+        the run's `Transport` (pacing) and renews an expired OAuth token once. The writing
+        side's overrides are in `tap_commerce.stdout`.
+        """
         auth = self.authenticator
         renewed = False
         while True:

@@ -5,7 +5,8 @@ the run's ``version``), ACTIVATE_VERSION and STATE.
 other half (`tap_commerce.client.CommerceStream`) turns pages into records. Every override
 of a singer-sdk private method (``_sync_records``, ``_write_record_message``,
 ``_write_schema_message``, ``_increment_stream_state``) lives here, written against
-singer-sdk 0.54.9; each says why, so an upgrade has one place to look.
+singer-sdk 0.54.9; each says why, so an upgrade has one place to look. (The reading side
+has one more, ``_request``, in `tap_commerce.client`.)
 
 Deletes (contract §1.2): with ``emit_activate_version_messages`` a stream whose run reads
 the API's complete current list carries the run's version on every RECORD and ends with
