@@ -7,7 +7,7 @@ from pytest_httpserver import HTTPServer
 
 
 @pytest.fixture(scope="session")
-def make_httpserver():  # noqa: ANN201
+def make_httpserver():
     """pytest-httpserver's session server, threaded so concurrent requests overlap."""
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
@@ -18,14 +18,14 @@ def make_httpserver():  # noqa: ANN201
 
 
 @pytest.fixture
-def server(httpserver):  # noqa: ANN001, ANN201
+def server(httpserver):
     """The per-test view of the server, with a scratch dict for stateful fakes."""
     httpserver.storefront_filter = {}
     return httpserver
 
 
 @pytest.fixture
-def base_url(server) -> str:  # noqa: ANN001
+def base_url(server) -> str:
     return server.url_for("/").rstrip("/")
 
 
@@ -41,12 +41,12 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
-def fresh_database(pg_server):  # noqa: ANN001, ANN201
+def fresh_database(pg_server):
     """``fresh_database("name")``: a new, empty database on the session's server, dropped
     at the end of the session."""
     made = []
 
-    def make(name: str):  # noqa: ANN202
+    def make(name: str):
         database = pg_server.with_database(f"tc_{name}_{len(made)}")
         database.drop_database()
         made.append(database.ensure_database())

@@ -39,8 +39,8 @@ def offset_handler(
     selector: str | None = "data",
     max_limit: int = 100,
     total: bool = False,
-    check=None,  # noqa: ANN001 - request -> Response | None
-):  # noqa: ANN201
+    check=None,
+):
     """``offset``/``limit`` lists; ``selector=None`` answers the bare array."""
 
     def handler(request: Request) -> Response:
@@ -64,7 +64,7 @@ def offset_handler(
     return handler
 
 
-def page_handler(records: list[dict], *, wrapper: str, object_form: bool = False, check=None):  # noqa: ANN001, ANN201
+def page_handler(records: list[dict], *, wrapper: str, object_form: bool = False, check=None):
     """1-based ``page``/``per_page`` (clamped to 50); digital's ``from``/``to`` on created_at."""
 
     def handler(request: Request) -> Response:
@@ -90,7 +90,15 @@ def page_handler(records: list[dict], *, wrapper: str, object_form: bool = False
 _MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
-def cursor_handler(server, path: str, records: list[dict], *, selector: str, page_size: int = 3, filterable: bool = False):  # noqa: ANN001, ANN201
+def cursor_handler(
+    server,
+    path: str,
+    records: list[dict],
+    *,
+    selector: str,
+    page_size: int = 3,
+    filterable: bool = False,
+):
     """storefront: server-fixed pages, absolute ``nextPageUrl`` carrying ``?cursor=``."""
 
     def handler(request: Request) -> Response:
@@ -132,7 +140,11 @@ def cursor_handler(server, path: str, records: list[dict], *, selector: str, pag
         return json_response(
             {
                 selector: page,
-                "pagination": {"hasNextPage": more, "nextPageCursor": str(start + page_size) if more else None, "nextPageUrl": next_url},
+                "pagination": {
+                    "hasNextPage": more,
+                    "nextPageCursor": str(start + page_size) if more else None,
+                    "nextPageUrl": next_url,
+                },
             }
         )
 
@@ -142,12 +154,16 @@ def cursor_handler(server, path: str, records: list[dict], *, selector: str, pag
 _FILTER = re.compile(r"^lastmodifieddate:\[(.+?Z)\.\.(.*)\]$")
 
 
-def orders_handler(server, records: list[dict], *, max_limit: int = 200, token: str = "fake-access-token"):  # noqa: ANN001, ANN201
+def orders_handler(
+    server, records: list[dict], *, max_limit: int = 200, token: str = "fake-access-token"
+):
     """orders: bearer token, ``filter=lastmodifieddate:[from..to]``, offset/limit, total."""
 
     def handler(request: Request) -> Response:
         if request.headers.get("Authorization") != f"Bearer {token}":
-            return json_response({"errors": [{"errorId": 1001, "message": "Invalid access token"}]}, 401)
+            return json_response(
+                {"errors": [{"errorId": 1001, "message": "Invalid access token"}]}, 401
+            )
         offset = int(request.args.get("offset", 0))
         limit = int(request.args.get("limit", 50))
         if limit > max_limit:
@@ -165,10 +181,17 @@ def orders_handler(server, records: list[dict], *, max_limit: int = 200, token: 
             rows = [
                 r
                 for r in rows
-                if low <= parse_datetime(r["last_modified_date"]) and (high is None or parse_datetime(r["last_modified_date"]) <= high)
+                if low <= parse_datetime(r["last_modified_date"])
+                and (high is None or parse_datetime(r["last_modified_date"]) <= high)
             ]
         page = rows[offset : offset + limit]
-        body = {"href": request.url, "orders": page, "total": len(rows), "offset": offset, "limit": limit}
+        body = {
+            "href": request.url,
+            "orders": page,
+            "total": len(rows),
+            "offset": offset,
+            "limit": limit,
+        }
         if offset + limit < len(rows):
             body["next"] = server.url_for(f"/v1/orders?offset={offset + limit}&limit={limit}")
         return json_response(body)
@@ -176,6 +199,6 @@ def orders_handler(server, records: list[dict], *, max_limit: int = 200, token: 
     return handler
 
 
-def sent(server, path: str) -> list[Request]:  # noqa: ANN001
+def sent(server, path: str) -> list[Request]:
     """Requests the tap sent to ``path``, in order."""
     return [request for request, _ in server.log if request.path == path]

@@ -96,7 +96,7 @@ def run_cli(
         path = tmp_path / "config.json"
         path.write_text(json.dumps({**FAST, **config}))
         argv += ["--config", str(path)]
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         argv,
         capture_output=True,
         text=True,

@@ -69,7 +69,7 @@ class Project:
 
     def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen:
         """``meltano ARGS`` in the background (its output is discarded)."""
-        return subprocess.Popen(  # noqa: S603
+        return subprocess.Popen(
             [str(MELTANO), *args],
             cwd=self.root,
             env={**self.env, **(env or {})},
@@ -79,7 +79,7 @@ class Project:
 
     def run_failing(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """``meltano ARGS``, which must fail; returns its output."""
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [str(MELTANO), *args],
             cwd=self.root,
             env={**self.env, **(env or {})},

@@ -16,6 +16,7 @@ Checks, per contract §1.2 ("Schemas") and §2:
 Prints the stream count and field count (top-level / all levels) per API and exits
 non-zero when any rule is broken.
 """
+
 import json
 import re
 import sys
@@ -79,7 +80,7 @@ def check_file(path):
         return 0, 0
     try:
         Draft7Validator.check_schema(schema)
-    except Exception as exc:  # jsonschema.exceptions.SchemaError
+    except Exception as exc:  # noqa: BLE001 - jsonschema.exceptions.SchemaError and kin
         errors.append(f"{where}: not a valid draft-07 schema: {getattr(exc, 'message', exc)}")
     if schema.get("$schema") != DRAFT7:
         errors.append(f"{where}: $schema is not draft-07")
@@ -130,9 +131,11 @@ def main():
             errors.append(f"unexpected API directory schemas/{api_dir.name}")
         elif want != len(files):
             errors.append(f"schemas/{api_dir.name}: {len(files)} streams, expected {want}")
-    for api in EXPECTED_STREAMS:
-        if not (ROOT / api).is_dir():
-            errors.append(f"missing API directory schemas/{api}")
+    errors.extend(
+        f"missing API directory schemas/{api}"
+        for api in EXPECTED_STREAMS
+        if not (ROOT / api).is_dir()
+    )
     print(f"{'total':<12}{total_streams:>8}")
     if errors:
         print(f"\n{len(errors)} problem(s):", file=sys.stderr)

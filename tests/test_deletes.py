@@ -76,7 +76,9 @@ def test_off_by_default_no_activate_version_and_no_version_on_records(sandbox):
 def test_shop_children_are_activated_once_for_the_whole_stream_after_the_last_product(sandbox):
     output = run({**sandbox.config("shop"), **ON})
     last_product = max(
-        i for i, m in enumerate(output.messages) if m["type"] == "RECORD" and m["stream"] == "products"
+        i
+        for i, m in enumerate(output.messages)
+        if m["type"] == "RECORD" and m["stream"] == "products"
     )
     for stream in (*SHOP_CHILDREN_WITHOUT_KEY, "products_reviews", "products"):
         assert_activated_after_records(output, stream)
@@ -93,7 +95,9 @@ def test_child_sync_changed_is_a_partial_read_of_the_children(sandbox):
     activated = activations(output)
     for stream in (*SHOP_CHILDREN_WITHOUT_KEY, "products_reviews"):
         assert stream not in activated, stream
-        assert all("version" not in r for r in stream_messages(output, stream) if r["type"] == "RECORD")
+        assert all(
+            "version" not in r for r in stream_messages(output, stream) if r["type"] == "RECORD"
+        )
     assert "countries" in activated and "products" in activated
 
 
@@ -119,7 +123,9 @@ def test_a_start_or_end_date_makes_an_incremental_read_partial(sandbox, bound):
 
 def test_a_stream_that_fails_midway_sends_no_activate_version(sandbox):
     # the second page of shipping zones fails on every try
-    sandbox.set_faults(schedule={n: "500" for n in range(2, 8)}, apis="shop", path="shipping-zones")
+    sandbox.set_faults(
+        schedule=dict.fromkeys(range(2, 8), "500"), apis="shop", path="shipping-zones"
+    )
     try:
         output, error = run_until_failure({**sandbox.config("shop"), **ON, "page_size": 2})
     finally:

@@ -19,8 +19,17 @@ SCALE = 0.05
 
 
 def run_demo(workdir, env: dict | None = None) -> str:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "pipeline.demo", "--dir", str(workdir), "--scale", str(SCALE), "--stop"],
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.demo",
+            "--dir",
+            str(workdir),
+            "--scale",
+            str(SCALE),
+            "--stop",
+        ],
         cwd=REPO,
         env={**clean_environment(), **(env or {})},
         capture_output=True,

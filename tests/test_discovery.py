@@ -31,7 +31,7 @@ def nullable(schema: dict) -> bool:
     return kind == "null" or (isinstance(kind, list) and "null" in kind)
 
 
-def walk(schema: dict, path: str = ""):  # noqa: ANN201
+def walk(schema: dict, path: str = ""):
     for name, prop in (schema.get("properties") or {}).items():
         yield f"{path}{name}", prop
         yield from walk(prop, f"{path}{name}.")
@@ -50,7 +50,9 @@ def test_catalog_matches_the_contract_table(api: str) -> None:
         root = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
         assert entry["key_properties"] == [key], name
         assert root.get("replication-key") == replication_key, name
-        assert entry["replication_method"] == ("INCREMENTAL" if replication_key else "FULL_TABLE"), name
+        assert entry["replication_method"] == (
+            "INCREMENTAL" if replication_key else "FULL_TABLE"
+        ), name
         schema = entry["schema"]
         assert not nullable(schema["properties"][key]), f"{name}.{key} is a key"
         for path, prop in walk(schema):
@@ -62,7 +64,7 @@ def test_catalog_matches_the_contract_table(api: str) -> None:
             assert schema["properties"]["prd_id"] == {"type": "integer"}
 
 
-def test_discovery_needs_no_credentials(tmp_path) -> None:  # noqa: ANN001
+def test_discovery_needs_no_credentials(tmp_path) -> None:
     from tests.harness import run_cli  # noqa: PLC0415
 
     out = run_cli(["--discover"], config={"api": "shop"}, tmp_path=tmp_path)

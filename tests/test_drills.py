@@ -179,9 +179,7 @@ def run_and_kill(argv: list[str], kill_after: int | None, log: Path) -> tuple[li
     """Run the command, read its Singer lines; SIGKILL it after ``kill_after`` lines.
     Returns the messages read (what a target would have received) and the exit code."""
     messages: list[dict] = []
-    with log.open("ab") as err, subprocess.Popen(  # noqa: S603
-        argv, stdout=subprocess.PIPE, stderr=err
-    ) as proc:
+    with log.open("ab") as err, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             messages.append(simplejson.loads(line, use_decimal=True))
@@ -194,9 +192,7 @@ def run_and_kill(argv: list[str], kill_after: int | None, log: Path) -> tuple[li
 
 
 @pytest.mark.parametrize("api", API_IDS)
-def test_killed_at_any_moment_and_resumed_from_the_last_state_loses_nothing(
-    sandbox, api, tmp_path
-):
+def test_killed_at_any_moment_and_resumed_from_the_last_state_loses_nothing(sandbox, api, tmp_path):
     """SIGKILL twice mid-sync (a third and two thirds into the output of a clean run),
     each time restarting from the last STATE the killed run emitted, as a scheduler
     would: the records received across the three runs include every record served,
@@ -269,7 +265,7 @@ def test_no_secret_in_any_output_at_debug_level(drill_sandbox, api, tmp_path):
     def cli(cfg: dict) -> subprocess.CompletedProcess:
         path = tmp_path / "config.json"
         path.write_text(json.dumps(cfg))
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [sys.executable, "-m", "tap_commerce", "--config", str(path)],
             capture_output=True, text=True, env=env, timeout=120, check=False,
         )  # fmt: skip
@@ -305,7 +301,7 @@ def test_a_next_page_url_on_another_origin_stops_the_sync_and_is_never_requested
         sb.set_foreign_next_url("http://localhost:{port}", path="/commerce/orders$")
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps({**sb.config("storefront"), **FAST}))
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [sys.executable, "-m", "tap_commerce", "--config", str(config_path)],
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
@@ -316,7 +312,11 @@ def test_a_next_page_url_on_another_origin_stops_the_sync_and_is_never_requested
         assert sb.foreign_requests() == []
         assert sb.credentials["storefront"]["api_key"] not in result.stdout + result.stderr
         # the page that carried the foreign link was read: its records came out first
-        orders = [m for m in parse_lines(result.stdout) if m.get("type") == "RECORD" and m["stream"] == "orders"]
+        orders = [
+            m
+            for m in parse_lines(result.stdout)
+            if m.get("type") == "RECORD" and m["stream"] == "orders"
+        ]
         assert len(orders) == 50  # storefront's page size
     finally:
         sb.stop()

@@ -186,12 +186,12 @@ def test_tap_pipes_into_target_postgres_without_meltano(tmp_path, postgres, sand
         )
         tap_log = tmp_path / f"{api}.log"
         with tap_log.open("wb") as log:
-            tap = subprocess.Popen(  # noqa: S603
+            tap = subprocess.Popen(
                 [sys.executable, "-m", "tap_commerce", "--config", str(tap_config)],
                 stdout=subprocess.PIPE,
                 stderr=log,
             )
-            target = subprocess.run(  # noqa: S603
+            target = subprocess.run(
                 [str(TARGET_POSTGRES), "--config", str(target_config)],
                 stdin=tap.stdout,
                 capture_output=True,

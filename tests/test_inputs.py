@@ -21,14 +21,14 @@ SHOP_STREAMS = [endpoint.name for endpoint in TapCommerce.api_class({"api": "sho
 
 
 @pytest.fixture(scope="module")
-def sandbox():  # noqa: ANN201
+def sandbox():
     sb = Sandbox(seed=31, scale=0.02, anchor="2026-06-01").start()
     yield sb
     sb.stop()
 
 
 @pytest.fixture
-def clean_sandbox(sandbox):  # noqa: ANN001, ANN201
+def clean_sandbox(sandbox):
     sandbox.clear_faults()
     sandbox.reset_stats()
     yield sandbox
@@ -39,7 +39,7 @@ def lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-def the_one_line(out) -> str:  # noqa: ANN001
+def the_one_line(out) -> str:
     """The run wrote exactly one line on stderr, no traceback; that line."""
     assert "Traceback" not in out.stderr, out.stderr[-3000:]
     found = lines(out.stderr)
@@ -53,7 +53,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def shop_config(server) -> dict:  # noqa: ANN001
+def shop_config(server) -> dict:
     return {**FAKE_SHOP, "base_url": server.url_for("/shop/")}
 
 
@@ -66,12 +66,15 @@ BAD_STATES = {
     "a-number": ("5", "holds a number"),
     "a-string": ('"state"', "holds a string"),
     "bookmarks-a-list": ('{"bookmarks": []}', "'bookmarks' is an array"),
-    "a-bookmark-a-number": ('{"bookmarks": {"countries": 3}}', "bookmark of stream 'countries' is a number"),
+    "a-bookmark-a-number": (
+        '{"bookmarks": {"countries": 3}}',
+        "bookmark of stream 'countries' is a number",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", BAD_STATES)
-def test_a_bad_state_file_is_one_line_naming_it(case, server, tmp_path) -> None:  # noqa: ANN001
+def test_a_bad_state_file_is_one_line_naming_it(case, server, tmp_path) -> None:
     text, problem = BAD_STATES[case]
     state = tmp_path / f"state-{case}.json"
     state.write_text(text)
@@ -84,7 +87,7 @@ def test_a_bad_state_file_is_one_line_naming_it(case, server, tmp_path) -> None:
     assert server.log == []
 
 
-def test_a_missing_state_file_is_one_line_naming_it(server, tmp_path) -> None:  # noqa: ANN001
+def test_a_missing_state_file_is_one_line_naming_it(server, tmp_path) -> None:
     missing = tmp_path / "no-such-state.json"
     out = run_cli(["--state", str(missing)], config=shop_config(server), tmp_path=tmp_path)
     assert out.returncode != 0
@@ -95,10 +98,12 @@ def test_a_missing_state_file_is_one_line_naming_it(server, tmp_path) -> None:  
     assert server.log == []
 
 
-def test_a_state_without_bookmarks_is_accepted(clean_sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_a_state_without_bookmarks_is_accepted(clean_sandbox, tmp_path) -> None:
     state = tmp_path / "state.json"
     state.write_text("{}")
-    out = run_cli(["--state", str(state)], config=clean_sandbox.config("payments"), tmp_path=tmp_path)
+    out = run_cli(
+        ["--state", str(state)], config=clean_sandbox.config("payments"), tmp_path=tmp_path
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert set(out.records) == {"order_payments", "products"}
 
@@ -106,11 +111,11 @@ def test_a_state_without_bookmarks_is_accepted(clean_sandbox, tmp_path) -> None:
 # -- --catalog -------------------------------------------------------------------------
 
 
-def shop_catalog(server) -> dict:  # noqa: ANN001
+def shop_catalog(server) -> dict:
     return TapCommerce(config={**FAST, **shop_config(server)}).catalog_dict
 
 
-def test_a_catalog_stream_the_api_does_not_have_is_one_line(server, tmp_path) -> None:  # noqa: ANN001
+def test_a_catalog_stream_the_api_does_not_have_is_one_line(server, tmp_path) -> None:
     catalog = shop_catalog(server)
     widgets = {**catalog["streams"][0], "tap_stream_id": "widgets", "stream": "widgets"}
     catalog["streams"].append(widgets)
@@ -127,7 +132,7 @@ def test_a_catalog_stream_the_api_does_not_have_is_one_line(server, tmp_path) ->
     assert server.log == []
 
 
-def test_a_catalog_of_another_api_names_its_streams(server, tmp_path) -> None:  # noqa: ANN001
+def test_a_catalog_of_another_api_names_its_streams(server, tmp_path) -> None:
     payments = TapCommerce(config={"api": "payments", "api_key": FAKE_PAYMENTS_KEY}).catalog_dict
     path = tmp_path / "payments-catalog.json"
     path.write_text(json.dumps(payments))
@@ -144,12 +149,15 @@ BAD_CATALOGS = {
     "a-list": ("[]", "holds an array"),
     "no-streams": ('{"stream": []}', "has no 'streams'"),
     "streams-an-object": ('{"streams": {}}', "has an object as 'streams'"),
-    "entry-without-id": ('{"streams": [{"stream": "countries"}]}', "stream entry 1 has no 'tap_stream_id'"),
+    "entry-without-id": (
+        '{"streams": [{"stream": "countries"}]}',
+        "stream entry 1 has no 'tap_stream_id'",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", BAD_CATALOGS)
-def test_a_bad_catalog_file_is_one_line_naming_it(case, server, tmp_path) -> None:  # noqa: ANN001
+def test_a_bad_catalog_file_is_one_line_naming_it(case, server, tmp_path) -> None:
     text, problem = BAD_CATALOGS[case]
     path = tmp_path / f"catalog-{case}.json"
     path.write_text(text)
@@ -161,7 +169,7 @@ def test_a_bad_catalog_file_is_one_line_naming_it(case, server, tmp_path) -> Non
     assert server.log == []
 
 
-def test_a_missing_catalog_file_is_one_line_naming_it(server, tmp_path) -> None:  # noqa: ANN001
+def test_a_missing_catalog_file_is_one_line_naming_it(server, tmp_path) -> None:
     missing = tmp_path / "no-such-catalog.json"
     out = run_cli(["--catalog", str(missing)], config=shop_config(server), tmp_path=tmp_path)
     assert out.returncode != 0
@@ -169,7 +177,7 @@ def test_a_missing_catalog_file_is_one_line_naming_it(server, tmp_path) -> None:
     assert server.log == []
 
 
-def test_a_good_catalog_still_syncs(clean_sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_a_good_catalog_still_syncs(clean_sandbox, tmp_path) -> None:
     config = clean_sandbox.config("payments")
     path = tmp_path / "cat.json"
     path.write_text(json.dumps(TapCommerce(config={**FAST, **config}).catalog_dict))
@@ -186,7 +194,7 @@ def assert_only_singer_messages(stdout: str) -> None:
         assert message["type"] in {"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"}
 
 
-def test_the_connection_test_passes_in_one_line(clean_sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_passes_in_one_line(clean_sandbox, tmp_path) -> None:
     out = run_cli(["--test"], config=clean_sandbox.config("shop"), tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     line = the_one_line(out)
@@ -196,14 +204,14 @@ def test_the_connection_test_passes_in_one_line(clean_sandbox, tmp_path) -> None
     assert max(len(r) for r in out.records.values()) == 1  # still singer-sdk's dry run
 
 
-def test_the_connection_test_of_payments_masks_the_key(clean_sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_of_payments_masks_the_key(clean_sandbox, tmp_path) -> None:
     out = run_cli(["--test"], config=clean_sandbox.config("payments"), tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "connection test passed: the payments API answered at" in the_one_line(out)
     assert clean_sandbox.credentials["payments"]["api_key"] not in out.stderr
 
 
-def test_the_connection_test_names_a_closed_port(tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_names_a_closed_port(tmp_path) -> None:
     port = closed_port()
     config = {**FAKE_SHOP, "base_url": f"http://127.0.0.1:{port}/shop/", "max_retries": 1}
     out = run_cli(["--test"], config=config, tmp_path=tmp_path)
@@ -214,7 +222,7 @@ def test_the_connection_test_names_a_closed_port(tmp_path) -> None:  # noqa: ANN
     assert_only_singer_messages(out.stdout)
 
 
-def test_the_connection_test_of_payments_at_a_closed_port_masks_the_key(tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_of_payments_at_a_closed_port_masks_the_key(tmp_path) -> None:
     port = closed_port()
     config = {
         "api": "payments",
@@ -230,7 +238,7 @@ def test_the_connection_test_of_payments_at_a_closed_port_masks_the_key(tmp_path
     assert FAKE_PAYMENTS_KEY not in out.stderr + out.stdout
 
 
-def test_the_connection_test_names_the_setting_to_check_on_401(clean_sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_names_the_setting_to_check_on_401(clean_sandbox, tmp_path) -> None:
     config = {**clean_sandbox.config("shop"), "api_secret": "fake-wrong-secret-0001"}
     out = run_cli(["--test"], config=config, tmp_path=tmp_path)
     assert out.returncode != 0
@@ -240,7 +248,7 @@ def test_the_connection_test_names_the_setting_to_check_on_401(clean_sandbox, tm
     assert "fake-wrong-secret-0001" not in out.stderr + out.stdout
 
 
-def test_the_connection_test_of_payments_on_401_masks_the_key(clean_sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_of_payments_on_401_masks_the_key(clean_sandbox, tmp_path) -> None:
     config = {**clean_sandbox.config("payments"), "api_key": FAKE_PAYMENTS_KEY}
     out = run_cli(["--test"], config=config, tmp_path=tmp_path)
     assert out.returncode != 0
@@ -250,7 +258,7 @@ def test_the_connection_test_of_payments_on_401_masks_the_key(clean_sandbox, tmp
     assert FAKE_PAYMENTS_KEY not in out.stderr + out.stdout
 
 
-def test_the_connection_test_reports_a_500_after_retries(clean_sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_reports_a_500_after_retries(clean_sandbox, tmp_path) -> None:
     clean_sandbox.fail_next(10, "500", apis="payments")
     config = {**clean_sandbox.config("payments"), "max_retries": 2}
     out = run_cli(["--test"], config=config, tmp_path=tmp_path)
@@ -261,7 +269,7 @@ def test_the_connection_test_reports_a_500_after_retries(clean_sandbox, tmp_path
     assert "api_key=***" in line
 
 
-def test_the_connection_test_reports_a_config_error_in_one_line(server, tmp_path) -> None:  # noqa: ANN001
+def test_the_connection_test_reports_a_config_error_in_one_line(server, tmp_path) -> None:
     config = {key: value for key, value in shop_config(server).items() if key != "api_secret"}
     out = run_cli(["--test"], config=config, tmp_path=tmp_path)
     assert out.returncode != 0

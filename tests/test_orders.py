@@ -32,7 +32,7 @@ def order(i: int, modified: str) -> dict:
 class TokenEndpoint:
     """Issues numbered tokens; the orders fake accepts only the newest."""
 
-    def __init__(self, server, expires_in: int = 3600) -> None:  # noqa: ANN001
+    def __init__(self, server, expires_in: int = 3600) -> None:
         self.counter = itertools.count(1)
         self.current = "none"
         self.expires_in = expires_in
@@ -43,13 +43,18 @@ class TokenEndpoint:
         self.requests.append(request)
         expected = "Basic " + base64.b64encode(b"fake-client:fake-client-secret").decode()
         if request.headers.get("Authorization") != expected:
-            return json_response({"error": "invalid_client", "error_description": "client authentication failed"}, 401)
+            return json_response(
+                {"error": "invalid_client", "error_description": "client authentication failed"},
+                401,
+            )
         self.current = f"fake-access-token-{next(self.counter)}"
-        return json_response({"access_token": self.current, "token_type": "Bearer", "expires_in": self.expires_in})
+        return json_response(
+            {"access_token": self.current, "token_type": "Bearer", "expires_in": self.expires_in}
+        )
 
 
 @pytest.fixture
-def config(server) -> dict:  # noqa: ANN001
+def config(server) -> dict:
     return {
         "api": "orders",
         "base_url": server.url_for("/").rstrip("/"),
@@ -61,7 +66,7 @@ def config(server) -> dict:  # noqa: ANN001
     }
 
 
-def serve(server, rows: list[dict], token: TokenEndpoint) -> None:  # noqa: ANN001
+def serve(server, rows: list[dict], token: TokenEndpoint) -> None:
     def handler(request: Request) -> Response:
         return orders_handler(server, rows, token=token.current)(request)
 
@@ -73,7 +78,7 @@ def lower(request: Request) -> str:
     return request.args["filter"].split("[", 1)[1].split("..", 1)[0]
 
 
-def test_token_request_is_client_credentials_with_basic_client_auth(server, config) -> None:  # noqa: ANN001
+def test_token_request_is_client_credentials_with_basic_client_auth(server, config) -> None:
     token = TokenEndpoint(server)
     serve(server, [order(1, "2024-02-01T00:00:00.000Z")], token)
     out = run(config)
@@ -85,7 +90,7 @@ def test_token_request_is_client_credentials_with_basic_client_auth(server, conf
     assert "fake-client-secret" not in request.get_data(as_text=True)
 
 
-def test_first_run_sends_a_filter_from_the_beginning_and_pages_by_total(server, config) -> None:  # noqa: ANN001
+def test_first_run_sends_a_filter_from_the_beginning_and_pages_by_total(server, config) -> None:
     token = TokenEndpoint(server)
     rows = [order(i, f"2020-0{i}-01T00:00:00.000Z") for i in range(1, 7)]
     serve(server, rows, token)
@@ -101,7 +106,7 @@ def test_first_run_sends_a_filter_from_the_beginning_and_pages_by_total(server, 
     assert out.records["orders"][0]["last_modified_date"] == "2020-01-01T00:00:00+00:00"
 
 
-def test_second_run_filters_from_the_bookmark(server, config) -> None:  # noqa: ANN001
+def test_second_run_filters_from_the_bookmark(server, config) -> None:
     token = TokenEndpoint(server)
     rows = [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 6)]
     serve(server, rows, token)
@@ -114,13 +119,13 @@ def test_second_run_filters_from_the_bookmark(server, config) -> None:  # noqa: 
     assert [r["order_id"] for r in second.records["orders"]] == ["12-00005-89012", "12-00001-89012"]
 
 
-def test_a_401_mid_sync_renews_the_token_once(server, config) -> None:  # noqa: ANN001
+def test_a_401_mid_sync_renews_the_token_once(server, config) -> None:
     token = TokenEndpoint(server)
     rows = [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 8)]
 
     def handler(request: Request) -> Response:
         response = orders_handler(server, rows, token=token.current)(request)
-        if request.args.get("offset") == "0" and response.status_code == 200:  # noqa: PLR2004
+        if request.args.get("offset") == "0" and response.status_code == 200:
             token.current = "revoked"  # the token dies after the first page
         return response
 
@@ -136,7 +141,7 @@ def test_a_401_mid_sync_renews_the_token_once(server, config) -> None:  # noqa: 
     ]
 
 
-def test_an_expiring_token_is_renewed_before_it_expires(server, config) -> None:  # noqa: ANN001
+def test_an_expiring_token_is_renewed_before_it_expires(server, config) -> None:
     token = TokenEndpoint(server, expires_in=0)  # no lifetime: renewed for every request
     serve(server, [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 7)], token)
     out = run(config)
@@ -144,16 +149,18 @@ def test_an_expiring_token_is_renewed_before_it_expires(server, config) -> None:
     assert len(token.requests) >= 2
 
 
-def test_bad_client_credentials_fail_at_once_naming_the_settings(server, config) -> None:  # noqa: ANN001
+def test_bad_client_credentials_fail_at_once_naming_the_settings(server, config) -> None:
     token = TokenEndpoint(server)
     serve(server, [], token)
-    with pytest.raises(AuthError, match=r"token endpoint refused.*401.*invalid_client.*'client_id'"):
+    with pytest.raises(
+        AuthError, match=r"token endpoint refused.*401.*invalid_client.*'client_id'"
+    ):
         run({**config, "client_secret": "fake-wrong-secret"})
     assert len(token.requests) == 1
     assert not sent(server, "/v1/orders")
 
 
-def test_the_token_request_is_retried_like_any_other(server, config) -> None:  # noqa: ANN001
+def test_the_token_request_is_retried_like_any_other(server, config) -> None:
     token = TokenEndpoint(server)
     failures = iter([json_response({"error": "temporarily_unavailable"}, 503)])
 
@@ -169,7 +176,7 @@ def test_the_token_request_is_retried_like_any_other(server, config) -> None:  #
     assert len([r for r, _ in server.log if r.path == "/oauth/token"]) == 2
 
 
-def test_without_total_a_page_with_no_next_link_is_the_last(server, config) -> None:  # noqa: ANN001
+def test_without_total_a_page_with_no_next_link_is_the_last(server, config) -> None:
     token = TokenEndpoint(server)
     rows = [order(i, f"2024-02-0{i}T00:00:00.000Z") for i in range(1, 4)]  # one full page
 
@@ -184,7 +191,7 @@ def test_without_total_a_page_with_no_next_link_is_the_last(server, config) -> N
     assert len(sent(server, "/v1/orders")) == 1  # no probe for another page
 
 
-def test_an_order_modified_during_the_sync_does_not_make_a_page_skip_one(server, config) -> None:  # noqa: ANN001
+def test_an_order_modified_during_the_sync_does_not_make_a_page_skip_one(server, config) -> None:
     """Order 2 is modified after page 1 was read: it leaves the run's window and every
     order after it moves up one place. Offsets would now skip order 4; filtering each page
     from the last date seen does not."""
@@ -203,7 +210,7 @@ def test_an_order_modified_during_the_sync_does_not_make_a_page_skip_one(server,
     assert got == [order(i, "")["order_id"] for i in range(1, 8)]
 
 
-def test_orders_sharing_a_modification_date_across_pages_are_all_read_once(server, config) -> None:  # noqa: ANN001
+def test_orders_sharing_a_modification_date_across_pages_are_all_read_once(server, config) -> None:
     token = TokenEndpoint(server)
     same = "2024-02-02T00:00:00.000Z"
     rows = [order(1, "2024-02-01T00:00:00.000Z")] + [order(i, same) for i in range(2, 10)]

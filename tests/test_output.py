@@ -90,7 +90,7 @@ def test_records_are_written_in_blocks_and_everything_else_at_once(monkeypatch):
         def writable(self) -> bool:
             return True
 
-        def write(self, data) -> int:  # noqa: ANN001
+        def write(self, data) -> int:
             writes.append(len(data))
             out.write(data)
             return len(data)
@@ -121,7 +121,7 @@ def test_a_page_at_a_time_writes_what_the_record_loop_writes(sandbox, monkeypatc
     calls: list[str] = []
     original = CommerceStream._sync_pages
 
-    def spy(self):  # noqa: ANN001, ANN202
+    def spy(self):
         calls.append(self.name)
         return original(self)
 
@@ -148,7 +148,15 @@ def test_the_bookmark_of_a_page_is_that_of_its_records_one_by_one(sandbox):
     stream = tap.streams["order_payments"]
     offered: list[object] = []
     stream._increment_stream_state = lambda record, **_: offered.append(record["updated_at"])
-    records = [{"updated_at": v} for v in ["2024-01-02T00:00:00+00:00", None, "2024-03-01T00:00:00+00:00", "2024-02-01T00:00:00+00:00"]]
+    records = [
+        {"updated_at": v}
+        for v in [
+            "2024-01-02T00:00:00+00:00",
+            None,
+            "2024-03-01T00:00:00+00:00",
+            "2024-02-01T00:00:00+00:00",
+        ]
+    ]
     stream._bookmark_chunk(records, "updated_at")
     assert offered == [None, "2024-03-01T00:00:00+00:00"]
 
@@ -157,7 +165,9 @@ def test_streams_with_children_or_maps_keep_singer_sdks_record_loop(sandbox):
     shop = TapCommerce(config=sandbox.config("shop"))
     assert not shop.streams["products"]._whole_pages()  # its child streams sync per product
     assert shop.streams["customers"]._whole_pages()
-    mapped = TapCommerce(config={**sandbox.config("shop"), "stream_maps": {"customers": {"email": None}}})
+    mapped = TapCommerce(
+        config={**sandbox.config("shop"), "stream_maps": {"customers": {"email": None}}}
+    )
     assert not mapped.streams["customers"]._whole_pages()
 
 

@@ -16,7 +16,7 @@ SCHEMA_COUNT = 27
 
 def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(REPO)],
         check=True,
     )
@@ -29,14 +29,14 @@ def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Pa
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True)  # noqa: S603
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True)
 
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"api": "shop"}))
     # run from an empty directory, so nothing can be found through the source tree
     work = tmp_path / "elsewhere"
     work.mkdir()
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [str(env / "bin" / "tap-commerce"), "--config", str(config), "--discover"],
         capture_output=True,
         text=True,

@@ -48,9 +48,11 @@ def product(i: int, updated: str = "2024-01-01T00:00:00+01:00") -> dict:
     }
 
 
-def key_checked(request):  # noqa: ANN001, ANN201
+def key_checked(request):
     if request.args.get("api_key") != "fake-payments-key":
-        return json_response({"status_code": 401, "message": "Unauthorized", "details": "bad key"}, 401)
+        return json_response(
+            {"status_code": 401, "message": "Unauthorized", "details": "bad key"}, 401
+        )
     return None
 
 
@@ -59,7 +61,7 @@ def config(base_url: str) -> dict:
     return {"api": "payments", "base_url": base_url, "api_key": "fake-payments-key", "page_size": 3}
 
 
-def serve(server, payments: list[dict], products: list[dict], *, total: bool = False) -> None:  # noqa: ANN001
+def serve(server, payments: list[dict], products: list[dict], *, total: bool = False) -> None:
     server.expect_request("/v1/order_payments").respond_with_handler(
         offset_handler(payments, total=total, check=key_checked)
     )
@@ -68,7 +70,7 @@ def serve(server, payments: list[dict], products: list[dict], *, total: bool = F
     )
 
 
-def test_full_sync_reads_every_page_and_stops_on_the_short_one(server, config) -> None:  # noqa: ANN001
+def test_full_sync_reads_every_page_and_stops_on_the_short_one(server, config) -> None:
     serve(server, [payment(i) for i in range(1, 8)], [product(1)])
     out = run(config)
     assert [r["id"] for r in out.records["order_payments"]] == list(range(1, 8))
@@ -77,20 +79,20 @@ def test_full_sync_reads_every_page_and_stops_on_the_short_one(server, config) -
     assert len(sent(server, "/v1/products")) == 1
 
 
-def test_total_ends_the_list_without_an_empty_page(server, config) -> None:  # noqa: ANN001
+def test_total_ends_the_list_without_an_empty_page(server, config) -> None:
     serve(server, [payment(i) for i in range(1, 7)], [], total=True)
     run(config)
     assert [r.args["offset"] for r in sent(server, "/v1/order_payments")] == ["0", "3"]
 
 
-def test_exactly_full_last_page_without_total_costs_one_empty_page(server, config) -> None:  # noqa: ANN001
+def test_exactly_full_last_page_without_total_costs_one_empty_page(server, config) -> None:
     serve(server, [payment(i) for i in range(1, 7)], [])
     out = run(config)
     assert len(out.records["order_payments"]) == 6
     assert [r.args["offset"] for r in sent(server, "/v1/order_payments")] == ["0", "3", "6"]
 
 
-def test_api_key_rides_on_every_request_and_default_page_size_is_100(server, config) -> None:  # noqa: ANN001
+def test_api_key_rides_on_every_request_and_default_page_size_is_100(server, config) -> None:
     serve(server, [payment(i) for i in range(1, 3)], [])
     run({**config, "page_size": None})
     for request in sent(server, "/v1/order_payments"):
@@ -99,7 +101,7 @@ def test_api_key_rides_on_every_request_and_default_page_size_is_100(server, con
         assert request.headers["User-Agent"].startswith("tap-commerce/")
 
 
-def test_values_pass_through_exactly_and_dates_become_utc(server, config) -> None:  # noqa: ANN001
+def test_values_pass_through_exactly_and_dates_become_utc(server, config) -> None:
     serve(server, [payment(1), payment(3)], [product(1)])
     out = run(config)
     first = out.records["order_payments"][0]
@@ -112,7 +114,7 @@ def test_values_pass_through_exactly_and_dates_become_utc(server, config) -> Non
     assert out.records["products"][0]["weight"] == Decimal("1.250")
 
 
-def test_second_run_emits_only_records_changed_since_the_bookmark(server, config) -> None:  # noqa: ANN001
+def test_second_run_emits_only_records_changed_since_the_bookmark(server, config) -> None:
     rows = [payment(i, f"2024-03-0{i}T10:00:00-05:00") for i in range(1, 6)]
     serve(server, rows, [])
     first = run(config)
@@ -128,37 +130,47 @@ def test_second_run_emits_only_records_changed_since_the_bookmark(server, config
     )
 
 
-def test_lookback_window_reaches_behind_the_bookmark(server, config) -> None:  # noqa: ANN001
+def test_lookback_window_reaches_behind_the_bookmark(server, config) -> None:
     rows = [payment(i, f"2024-03-0{i}T00:00:00Z") for i in range(1, 6)]
     serve(server, rows, [])
-    state = {"bookmarks": {"order_payments": {"replication_key": "updated_at", "replication_key_value": "2024-03-05T00:00:00+00:00"}}}
+    state = {
+        "bookmarks": {
+            "order_payments": {
+                "replication_key": "updated_at",
+                "replication_key_value": "2024-03-05T00:00:00+00:00",
+            }
+        }
+    }
     out = run({**config, "lookback_window": 2 * 86400}, state=state)
     assert sorted(r["id"] for r in out.records["order_payments"]) == [3, 4, 5]
     # look-back records never move the bookmark backwards
-    assert out.final_state["bookmarks"]["order_payments"]["replication_key_value"] == "2024-03-05T00:00:00+00:00"
+    assert (
+        out.final_state["bookmarks"]["order_payments"]["replication_key_value"]
+        == "2024-03-05T00:00:00+00:00"
+    )
 
 
-def test_start_and_end_date_bound_the_first_run(server, config) -> None:  # noqa: ANN001
+def test_start_and_end_date_bound_the_first_run(server, config) -> None:
     rows = [payment(i, f"2024-03-0{i}T00:00:00Z") for i in range(1, 8)]
     serve(server, rows, [])
     out = run({**config, "start_date": "2024-03-02T00:00:00Z", "end_date": "2024-03-05T00:00:00Z"})
     assert [r["id"] for r in out.records["order_payments"]] == [2, 3, 4, 5]
 
 
-def test_records_updated_after_the_sync_started_wait_for_the_next_run(server, config) -> None:  # noqa: ANN001
+def test_records_updated_after_the_sync_started_wait_for_the_next_run(server, config) -> None:
     serve(server, [payment(1, "2024-01-01T00:00:00Z"), payment(2, "2999-01-01T00:00:00Z")], [])
     out = run(config)
     assert [r["id"] for r in out.records["order_payments"]] == [1]
 
 
-def test_a_record_without_a_replication_value_is_kept(server, config) -> None:  # noqa: ANN001
+def test_a_record_without_a_replication_value_is_kept(server, config) -> None:
     rows = [payment(1, "2024-01-01T00:00:00Z"), {**payment(2), "updated_at": None}]
     serve(server, rows, [])
     out = run({**config, "start_date": "2024-02-01T00:00:00Z"})
     assert [r["id"] for r in out.records["order_payments"]] == [2]
 
 
-def test_unknown_fields_are_dropped_and_reported_once(server, config, caplog) -> None:  # noqa: ANN001
+def test_unknown_fields_are_dropped_and_reported_once(server, config, caplog) -> None:
     serve(server, [{**payment(i), "surprise": i} for i in range(1, 4)], [])
     out = run(config)
     assert all("surprise" not in r for r in out.records["order_payments"])
@@ -166,18 +178,18 @@ def test_unknown_fields_are_dropped_and_reported_once(server, config, caplog) ->
     assert len(warnings) == 1
 
 
-def test_a_400_fails_the_run_with_the_apis_message(server, config) -> None:  # noqa: ANN001
+def test_a_400_fails_the_run_with_the_apis_message(server, config) -> None:
     server.expect_request("/v1/order_payments").respond_with_json(
         {"status_code": 400, "message": "limit too large", "details": "max 100"}, status=400
     )
     server.expect_request("/v1/products").respond_with_json({"data": []})
     from tap_commerce.errors import ApiError  # noqa: PLC0415
 
-    with pytest.raises(ApiError, match="order_payments.*400.*limit too large"):
+    with pytest.raises(ApiError, match=r"order_payments.*400.*limit too large"):
         run(config)
 
 
-def test_the_command_writes_only_singer_messages_to_stdout(server, config, tmp_path) -> None:  # noqa: ANN001
+def test_the_command_writes_only_singer_messages_to_stdout(server, config, tmp_path) -> None:
     from tests.harness import run_cli  # noqa: PLC0415
 
     serve(server, [payment(i) for i in range(1, 5)], [product(1)])
@@ -191,9 +203,17 @@ def test_the_command_writes_only_singer_messages_to_stdout(server, config, tmp_p
     assert "fake-payments-key" not in out.stdout + out.stderr
 
 
-def test_the_bookmark_is_the_largest_value_wherever_it_comes_in_the_list(server, config) -> None:  # noqa: ANN001
-    dates = ["2024-03-02T07:00:00-05:00", "2024-03-09T07:00:00-05:00", "2024-03-01T07:00:00-05:00", "2024-03-05T07:00:00-05:00"]
+def test_the_bookmark_is_the_largest_value_wherever_it_comes_in_the_list(server, config) -> None:
+    dates = [
+        "2024-03-02T07:00:00-05:00",
+        "2024-03-09T07:00:00-05:00",
+        "2024-03-01T07:00:00-05:00",
+        "2024-03-05T07:00:00-05:00",
+    ]
     serve(server, [payment(i, updated) for i, updated in enumerate(dates, start=1)], [])
     out = run(config)
     assert len(out.records["order_payments"]) == 4
-    assert out.final_state["bookmarks"]["order_payments"]["replication_key_value"] == "2024-03-09T12:00:00+00:00"
+    assert (
+        out.final_state["bookmarks"]["order_payments"]["replication_key_value"]
+        == "2024-03-09T12:00:00+00:00"
+    )

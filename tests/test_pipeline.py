@@ -54,7 +54,10 @@ def test_two_workers_share_state_through_the_postgres_system_database(tmp_path, 
         assert sent[0].query["filter"].startswith("lastmodifieddate:[")
         # …and the warehouse holds every order once, edits merged.
         problems = warehouse.compare_records(
-            "orders", "orders", sandbox.records("orders", "orders"), _rows(database, "orders", "orders")
+            "orders",
+            "orders",
+            sandbox.records("orders", "orders"),
+            _rows(database, "orders", "orders"),
         )
         assert not problems, "\n".join(problems[:10])
         assert len(changes["streams"]["orders.orders"]["added"]) == 3

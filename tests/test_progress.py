@@ -111,19 +111,21 @@ def payments_config(sandbox: Sandbox) -> dict:
 def test_progress_lines_come_every_interval_while_a_stream_runs_and_not_for_a_short_one(sb, caplog):
     out = run(payments_config(sb))
     lines = matching(caplog, PROGRESS, "order_payments")
-    (done_at, done), = matching(caplog, DONE, "order_payments")
+    ((done_at, _),) = matching(caplog, DONE, "order_payments")
     start = began(caplog, "order_payments")
     assert len(lines) >= 3, [m.string for _, m in lines]
     times = [at for at, _ in lines]
     assert times[0] - start >= INTERVAL  # not before the first interval has passed
-    gaps = [b - a for a, b in zip([start, *times], [*times, done_at])]
+    gaps = [b - a for a, b in zip([start, *times], [*times, done_at], strict=True)]
     assert max(gaps) <= INTERVAL + SLACK, gaps  # and then at least once an interval
     # each line says how far the stream has come, and it keeps coming
     records = [number(m["records"]) for _, m in lines]
     requests = [number(m["requests"]) for _, m in lines]
     assert records == sorted(records) and requests == sorted(requests)
-    assert 0 < records[0] and records[-1] < len(out.records["order_payments"])
-    assert all(r == c // 10 for r, c in zip(requests, records))  # a page of 10 per request
+    assert records[0] > 0 and records[-1] < len(out.records["order_payments"])
+    assert all(
+        r == c // 10 for r, c in zip(requests, records, strict=True)
+    )  # a page of 10 per request
     # the one-page stream ran for less than an interval: its summary only
     assert matching(caplog, PROGRESS, "products") == []
     assert len(matching(caplog, DONE, "products")) == 1
@@ -134,7 +136,7 @@ def test_a_page_slower_than_the_interval_gives_one_late_line_and_the_schedule_go
     lines: list[str] = []
 
     class Log:
-        def info(self, msg, *args):  # noqa: ANN001, ANN202
+        def info(self, msg, *args):
             lines.append(msg % args)
 
     progress = Progress("s", Log(), every=30, clock=lambda: clock[0])  # type: ignore[arg-type]

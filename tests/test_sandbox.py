@@ -835,7 +835,10 @@ def test_orders_limit_covers_the_token_endpoint(make):
 
 def test_limiters_follow_their_published_rules_with_a_fake_clock():
     now = [0.0]
-    clock = lambda: now[0]
+
+    def clock() -> float:
+        return now[0]
+
     lockout = LockoutWindow(limit=300, window=60, cooldown=60, clock=clock)
     assert all(lockout.check() is None for _ in range(300))
     assert lockout.check() == []  # 429, no Retry-After
@@ -1563,7 +1566,17 @@ def serving(*args: str):
     """``tap-commerce-sandbox serve --port 0 --scale 0.05 ARGS`` as a process: yields
     (process, url); on leaving, SIGTERM must end it with exit 0."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tap_commerce.sandbox", "serve", "--port", "0", "--scale", "0.05", *args],
+        [
+            sys.executable,
+            "-m",
+            "tap_commerce.sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--scale",
+            "0.05",
+            *args,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -1742,11 +1755,16 @@ def test_cli_write_configs_falls_back_to_defaults_when_unreachable(tmp_path, cap
 
 
 def test_cli_serve_prints_url_writes_configs_and_stops_on_sigterm(tmp_path):
-    with serving("--write-configs", str(tmp_path), "--write-env", str(tmp_path / ".env")) as (_, url):
+    with serving("--write-configs", str(tmp_path), "--write-env", str(tmp_path / ".env")) as (
+        _,
+        url,
+    ):
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         config = json.loads((tmp_path / "payments.json").read_text())
         assert config["base_url"] == f"{url}/payments/"
-        assert f'TAP_COMMERCE_PAYMENTS_BASE_URL="{url}/payments/"' in (tmp_path / ".env").read_text()
+        assert (
+            f'TAP_COMMERCE_PAYMENTS_BASE_URL="{url}/payments/"' in (tmp_path / ".env").read_text()
+        )
         assert (
             requests.get(
                 config["base_url"] + "v1/products", params={"api_key": config["api_key"]}

@@ -130,12 +130,30 @@ def _sf_address(first: str, city: str, *, address2: str | None = None) -> dict:
 
 STOREFRONT: dict[str, list[dict]] = {
     "inventory": [
-        {"id": "inv-1", "variantId": "var-1", "sku": "SKU-1", "descriptor": "Red mug",
-         "isUnlimited": False, "quantity": 12},
-        {"id": "inv-2", "variantId": "var-2", "sku": "SKU-2", "descriptor": "Blue mug",
-         "isUnlimited": True, "quantity": None},
-        {"id": "inv-3", "variantId": None, "sku": None, "descriptor": "Gift card",
-         "isUnlimited": None, "quantity": 0},
+        {
+            "id": "inv-1",
+            "variantId": "var-1",
+            "sku": "SKU-1",
+            "descriptor": "Red mug",
+            "isUnlimited": False,
+            "quantity": 12,
+        },
+        {
+            "id": "inv-2",
+            "variantId": "var-2",
+            "sku": "SKU-2",
+            "descriptor": "Blue mug",
+            "isUnlimited": True,
+            "quantity": None,
+        },
+        {
+            "id": "inv-3",
+            "variantId": None,
+            "sku": None,
+            "descriptor": "Gift card",
+            "isUnlimited": None,
+            "quantity": 0,
+        },
     ],
     "orders": [
         {
@@ -373,28 +391,55 @@ STOREFRONT: dict[str, list[dict]] = {
 PAYMENTS: dict[str, list[dict]] = {
     "order_payments": [
         {
-            "id": 1, "order_id": 501, "customer_id": 9001, "amount": 10.1234,
-            "currency": "USD", "payment_type": "card", "card_type": "visa",
-            "last_four": "4242", "is_approved": True, "is_declined": False,
-            "is_captured": True, "is_void": False, "transaction_id": "tx-0001",
+            "id": 1,
+            "order_id": 501,
+            "customer_id": 9001,
+            "amount": 10.1234,
+            "currency": "USD",
+            "payment_type": "card",
+            "card_type": "visa",
+            "last_four": "4242",
+            "is_approved": True,
+            "is_declined": False,
+            "is_captured": True,
+            "is_void": False,
+            "transaction_id": "tx-0001",
             "paid_at": "2024-03-01T07:00:00.127-05:00",
             "created_at": "2024-03-01T06:59:00.000-05:00",
             "updated_at": "2024-03-01T07:00:00.127-05:00",
         },
         {
-            "id": 2, "order_id": 502, "customer_id": None, "amount": 99.5,
-            "currency": "EUR", "payment_type": "paypal", "card_type": None,
-            "last_four": None, "is_approved": False, "is_declined": True,
-            "is_captured": None, "is_void": None, "transaction_id": None,
+            "id": 2,
+            "order_id": 502,
+            "customer_id": None,
+            "amount": 99.5,
+            "currency": "EUR",
+            "payment_type": "paypal",
+            "card_type": None,
+            "last_four": None,
+            "is_approved": False,
+            "is_declined": True,
+            "is_captured": None,
+            "is_void": None,
+            "transaction_id": None,
             "paid_at": None,
             "created_at": "2024-03-02T10:00:00.000+01:00",
             "updated_at": "2024-03-02T10:00:00.500+01:00",
         },
         {
-            "id": 3, "order_id": None, "customer_id": 9003, "amount": 0,
-            "currency": None, "payment_type": None, "card_type": "amex",
-            "last_four": "0005", "is_approved": None, "is_declined": None,
-            "is_captured": False, "is_void": True, "transaction_id": "tx-0003",
+            "id": 3,
+            "order_id": None,
+            "customer_id": 9003,
+            "amount": 0,
+            "currency": None,
+            "payment_type": None,
+            "card_type": "amex",
+            "last_four": "0005",
+            "is_approved": None,
+            "is_declined": None,
+            "is_captured": False,
+            "is_void": True,
+            "transaction_id": "tx-0003",
             "paid_at": "2024-03-03T00:00:00.000-08:00",
             "created_at": "2024-03-03T00:00:00.000-08:00",
             "updated_at": "2024-03-03T01:02:03.456-08:00",
@@ -402,23 +447,44 @@ PAYMENTS: dict[str, list[dict]] = {
     ],
     "products": [
         {
-            "id": 11, "product_id": "ITEM-11", "name": "Widget", "price": 19.99,
-            "cost": 7.5, "quantity_on_hand": 40, "is_hidden": False,
-            "is_discontinued": False, "primary_category_id": 3, "weight": 0.25,
+            "id": 11,
+            "product_id": "ITEM-11",
+            "name": "Widget",
+            "price": 19.99,
+            "cost": 7.5,
+            "quantity_on_hand": 40,
+            "is_hidden": False,
+            "is_discontinued": False,
+            "primary_category_id": 3,
+            "weight": 0.25,
             "created_at": "2023-11-01T09:00:00.000-05:00",
             "updated_at": "2024-03-01T07:00:00.127-05:00",
         },
         {
-            "id": 12, "product_id": None, "name": "Gadget", "price": 5,
-            "cost": None, "quantity_on_hand": None, "is_hidden": None,
-            "is_discontinued": True, "primary_category_id": None, "weight": None,
+            "id": 12,
+            "product_id": None,
+            "name": "Gadget",
+            "price": 5,
+            "cost": None,
+            "quantity_on_hand": None,
+            "is_hidden": None,
+            "is_discontinued": True,
+            "primary_category_id": None,
+            "weight": None,
             "created_at": None,
             "updated_at": "2024-03-02T07:00:00.000-05:00",
         },
         {
-            "id": 13, "product_id": "ITEM-13", "name": None, "price": None,
-            "cost": 1.1, "quantity_on_hand": 0, "is_hidden": True,
-            "is_discontinued": None, "primary_category_id": 4, "weight": 2,
+            "id": 13,
+            "product_id": "ITEM-13",
+            "name": None,
+            "price": None,
+            "cost": 1.1,
+            "quantity_on_hand": 0,
+            "is_hidden": True,
+            "is_discontinued": None,
+            "primary_category_id": 4,
+            "weight": 2,
             "created_at": "2023-11-03T09:00:00.000+05:30",
             "updated_at": "2024-03-03T07:00:00.001+05:30",
         },
@@ -440,86 +506,241 @@ SHOP: dict[str, list[dict]] = {
         {"id": 2, "iso": "FR", "name": None},
     ],
     "pages": [
-        {"id": 1, "title": "About", "slug": "about", "url": "https://shop.example.test/about",
-         "meta_title": "About us", "created_at_utc": "2024-03-01T12:00:00"},
-        {"id": 2, "title": "Contact", "slug": None, "url": None, "meta_title": None,
-         "created_at_utc": "2024-03-02T12:00:00"},
+        {
+            "id": 1,
+            "title": "About",
+            "slug": "about",
+            "url": "https://shop.example.test/about",
+            "meta_title": "About us",
+            "created_at_utc": "2024-03-01T12:00:00",
+        },
+        {
+            "id": 2,
+            "title": "Contact",
+            "slug": None,
+            "url": None,
+            "meta_title": None,
+            "created_at_utc": "2024-03-02T12:00:00",
+        },
     ],
     "products": [
-        {"id": 101, "title": "Tea", "description": "Loose leaf", "sku": "TEA",
-         "active": True, "stock": 5, "price": 4.5, "sale_price": 4.0, "cost_price": 1.25,
-         "weight": 0.1, "slug": "tea", "url": "https://shop.example.test/tea",
-         "created_at_utc": "2024-01-01T00:00:00", "updated_at_utc": "2024-03-01T12:00:00"},
-        {"id": 102, "title": "Coffee", "description": None, "sku": None,
-         "active": False, "stock": None, "price": 6, "sale_price": None, "cost_price": None,
-         "weight": None, "slug": "coffee", "url": None,
-         "created_at_utc": "2024-01-02T00:00:00", "updated_at_utc": "2024-03-02T12:00:00"},
-        {"id": 103, "title": "Cocoa", "description": "", "sku": "COC",
-         "active": None, "stock": 0, "price": None, "sale_price": 2.5, "cost_price": 0.5,
-         "weight": 0.2, "slug": None, "url": "https://shop.example.test/cocoa",
-         "created_at_utc": None, "updated_at_utc": "2024-03-03T12:00:00"},
+        {
+            "id": 101,
+            "title": "Tea",
+            "description": "Loose leaf",
+            "sku": "TEA",
+            "active": True,
+            "stock": 5,
+            "price": 4.5,
+            "sale_price": 4.0,
+            "cost_price": 1.25,
+            "weight": 0.1,
+            "slug": "tea",
+            "url": "https://shop.example.test/tea",
+            "created_at_utc": "2024-01-01T00:00:00",
+            "updated_at_utc": "2024-03-01T12:00:00",
+        },
+        {
+            "id": 102,
+            "title": "Coffee",
+            "description": None,
+            "sku": None,
+            "active": False,
+            "stock": None,
+            "price": 6,
+            "sale_price": None,
+            "cost_price": None,
+            "weight": None,
+            "slug": "coffee",
+            "url": None,
+            "created_at_utc": "2024-01-02T00:00:00",
+            "updated_at_utc": "2024-03-02T12:00:00",
+        },
+        {
+            "id": 103,
+            "title": "Cocoa",
+            "description": "",
+            "sku": "COC",
+            "active": None,
+            "stock": 0,
+            "price": None,
+            "sale_price": 2.5,
+            "cost_price": 0.5,
+            "weight": 0.2,
+            "slug": None,
+            "url": "https://shop.example.test/cocoa",
+            "created_at_utc": None,
+            "updated_at_utc": "2024-03-03T12:00:00",
+        },
     ],
     "choice_sets": [
         {"id": 1, "internal_name": "sizes", "display_name": "Size", "values": ["S", "M", "L"]},
         {"id": 2, "internal_name": "colours", "display_name": None, "values": []},
     ],
     "customers": [
-        {"id": 1, "email": "a@example.test", "first_name": "Ann", "last_name": "Tester",
-         "company_name": "Acme", "city": "London", "postcode": "N1 1AA", "country_id": 1,
-         "phone": "+44 20 0000 0000", "trade": False, "active": True,
-         "accepts_marketing": True, "created_at_utc": "2024-03-01T12:00:00"},
-        {"id": 2, "email": "b@example.test", "first_name": None, "last_name": None,
-         "company_name": None, "city": None, "postcode": None, "country_id": None,
-         "phone": None, "trade": True, "active": None, "accepts_marketing": None,
-         "created_at_utc": "2024-03-02T12:00:00"},
+        {
+            "id": 1,
+            "email": "a@example.test",
+            "first_name": "Ann",
+            "last_name": "Tester",
+            "company_name": "Acme",
+            "city": "London",
+            "postcode": "N1 1AA",
+            "country_id": 1,
+            "phone": "+44 20 0000 0000",
+            "trade": False,
+            "active": True,
+            "accepts_marketing": True,
+            "created_at_utc": "2024-03-01T12:00:00",
+        },
+        {
+            "id": 2,
+            "email": "b@example.test",
+            "first_name": None,
+            "last_name": None,
+            "company_name": None,
+            "city": None,
+            "postcode": None,
+            "country_id": None,
+            "phone": None,
+            "trade": True,
+            "active": None,
+            "accepts_marketing": None,
+            "created_at_utc": "2024-03-02T12:00:00",
+        },
     ],
     "orders": [
-        {"id": 1, "reference": 10001, "status": {"id": 1, "name": "Paid"},
-         "billing_address": _SHOP_ADDRESS, "shipping_address": _SHOP_ADDRESS,
-         "payment_method": "card", "sub_total": 8.5, "shipping_total": 3.99,
-         "total": 12.49,
-         "products": [{"id": 101, "title": "Tea", "sku": "TEA", "quantity": 1,
-                       "price": 4.5, "total": 4.5},
-                      {"id": 102, "title": "Coffee", "sku": None, "quantity": 1,
-                       "price": 4, "total": 4}],
-         "customer_id": 1, "created_at_utc": "2024-03-01T12:00:00"},
-        {"id": 2, "reference": None, "status": None, "billing_address": None,
-         "shipping_address": None, "payment_method": None, "sub_total": None,
-         "shipping_total": None, "total": 0, "products": [], "customer_id": None,
-         "created_at_utc": "2024-03-02T12:00:00"},
-        {"id": 3, "reference": 10003, "status": {"id": 3, "name": None},
-         "billing_address": _SHOP_ADDRESS, "shipping_address": None,
-         "payment_method": "paypal", "sub_total": 2.5, "shipping_total": 0, "total": 2.5,
-         "products": None, "customer_id": 2, "created_at_utc": "2024-03-03T12:00:00"},
+        {
+            "id": 1,
+            "reference": 10001,
+            "status": {"id": 1, "name": "Paid"},
+            "billing_address": _SHOP_ADDRESS,
+            "shipping_address": _SHOP_ADDRESS,
+            "payment_method": "card",
+            "sub_total": 8.5,
+            "shipping_total": 3.99,
+            "total": 12.49,
+            "products": [
+                {
+                    "id": 101,
+                    "title": "Tea",
+                    "sku": "TEA",
+                    "quantity": 1,
+                    "price": 4.5,
+                    "total": 4.5,
+                },
+                {"id": 102, "title": "Coffee", "sku": None, "quantity": 1, "price": 4, "total": 4},
+            ],
+            "customer_id": 1,
+            "created_at_utc": "2024-03-01T12:00:00",
+        },
+        {
+            "id": 2,
+            "reference": None,
+            "status": None,
+            "billing_address": None,
+            "shipping_address": None,
+            "payment_method": None,
+            "sub_total": None,
+            "shipping_total": None,
+            "total": 0,
+            "products": [],
+            "customer_id": None,
+            "created_at_utc": "2024-03-02T12:00:00",
+        },
+        {
+            "id": 3,
+            "reference": 10003,
+            "status": {"id": 3, "name": None},
+            "billing_address": _SHOP_ADDRESS,
+            "shipping_address": None,
+            "payment_method": "paypal",
+            "sub_total": 2.5,
+            "shipping_total": 0,
+            "total": 2.5,
+            "products": None,
+            "customer_id": 2,
+            "created_at_utc": "2024-03-03T12:00:00",
+        },
     ],
     "shipping_zones": [
-        {"uuid": "5f0c7c1e-0000-4000-8000-000000000001", "name": "UK", "country_ids": [1],
-         "vat": True},
-        {"uuid": "5f0c7c1e-0000-4000-8000-000000000002", "name": None, "country_ids": [],
-         "vat": None},
+        {
+            "uuid": "5f0c7c1e-0000-4000-8000-000000000001",
+            "name": "UK",
+            "country_ids": [1],
+            "vat": True,
+        },
+        {
+            "uuid": "5f0c7c1e-0000-4000-8000-000000000002",
+            "name": None,
+            "country_ids": [],
+            "vat": None,
+        },
     ],
     "events": [
-        {"id": 1, "topic": "order.created", "subject_type": "order", "subject_id": 1,
-         "data": {"orderId": 1, "Total": "12.49", "nested": {"a": [1, 2]}},
-         "created_at_utc": "2024-03-01T12:00:00"},
-        {"id": 2, "topic": "customer.created", "subject_type": None, "subject_id": None,
-         "data": None, "created_at_utc": "2024-03-02T12:00:00"},
-        {"id": 3, "topic": None, "subject_type": "product", "subject_id": 101,
-         "data": {}, "created_at_utc": "2024-03-03T12:00:00"},
+        {
+            "id": 1,
+            "topic": "order.created",
+            "subject_type": "order",
+            "subject_id": 1,
+            "data": {"orderId": 1, "Total": "12.49", "nested": {"a": [1, 2]}},
+            "created_at_utc": "2024-03-01T12:00:00",
+        },
+        {
+            "id": 2,
+            "topic": "customer.created",
+            "subject_type": None,
+            "subject_id": None,
+            "data": None,
+            "created_at_utc": "2024-03-02T12:00:00",
+        },
+        {
+            "id": 3,
+            "topic": None,
+            "subject_type": "product",
+            "subject_id": 101,
+            "data": {},
+            "created_at_utc": "2024-03-03T12:00:00",
+        },
     ],
     "categories": [
-        {"id": 1, "title": "Drinks", "slug": "drinks", "url": "https://shop.example.test/drinks",
-         "active": True, "featured": False, "sort_order": 1,
-         "created_at_utc": "2024-03-01T12:00:00"},
-        {"id": 2, "title": None, "slug": None, "url": None, "active": None, "featured": True,
-         "sort_order": None, "created_at_utc": "2024-03-02T12:00:00"},
+        {
+            "id": 1,
+            "title": "Drinks",
+            "slug": "drinks",
+            "url": "https://shop.example.test/drinks",
+            "active": True,
+            "featured": False,
+            "sort_order": 1,
+            "created_at_utc": "2024-03-01T12:00:00",
+        },
+        {
+            "id": 2,
+            "title": None,
+            "slug": None,
+            "url": None,
+            "active": None,
+            "featured": True,
+            "sort_order": None,
+            "created_at_utc": "2024-03-02T12:00:00",
+        },
     ],
     # answered as a bare array (contract §2.3: some deployments do)
     "themes": [
-        {"id": 1, "title": "Classic", "live": True, "preview_url": "https://shop.example.test/p/1",
-         "created_at_utc": "2024-03-01T12:00:00"},
-        {"id": 2, "title": None, "live": False, "preview_url": None,
-         "created_at_utc": "2024-03-02T12:00:00"},
+        {
+            "id": 1,
+            "title": "Classic",
+            "live": True,
+            "preview_url": "https://shop.example.test/p/1",
+            "created_at_utc": "2024-03-01T12:00:00",
+        },
+        {
+            "id": 2,
+            "title": None,
+            "live": False,
+            "preview_url": None,
+            "created_at_utc": "2024-03-02T12:00:00",
+        },
     ],
 }
 
@@ -527,22 +748,50 @@ SHOP: dict[str, list[dict]] = {
 SHOP_CHILDREN: dict[str, dict[int, list[dict]]] = {
     "products_images": {
         101: [
-            {"id": 1001, "url": "https://cdn.example.test/1001.jpg", "description": "Front",
-             "sort_order": 1},
-            {"id": 1002, "url": "https://cdn.example.test/1002.jpg", "description": None,
-             "sort_order": None},
+            {
+                "id": 1001,
+                "url": "https://cdn.example.test/1001.jpg",
+                "description": "Front",
+                "sort_order": 1,
+            },
+            {
+                "id": 1002,
+                "url": "https://cdn.example.test/1002.jpg",
+                "description": None,
+                "sort_order": None,
+            },
         ],
         102: [{"id": 1003, "url": None, "description": "Side", "sort_order": 2}],
         103: [],
     },
     "products_reviews": {
-        101: [{"id": 2001, "name": "Ann", "content": "Lovely", "rating": 5, "active": True,
-               "created_at_utc": "2024-03-01T12:00:00"}],
+        101: [
+            {
+                "id": 2001,
+                "name": "Ann",
+                "content": "Lovely",
+                "rating": 5,
+                "active": True,
+                "created_at_utc": "2024-03-01T12:00:00",
+            }
+        ],
         102: [
-            {"id": 2002, "name": None, "content": None, "rating": None, "active": False,
-             "created_at_utc": "2024-03-02T12:00:00"},
-            {"id": 2003, "name": "Cy", "content": "Meh", "rating": 2, "active": None,
-             "created_at_utc": "2024-03-03T12:00:00"},
+            {
+                "id": 2002,
+                "name": None,
+                "content": None,
+                "rating": None,
+                "active": False,
+                "created_at_utc": "2024-03-02T12:00:00",
+            },
+            {
+                "id": 2003,
+                "name": "Cy",
+                "content": "Meh",
+                "rating": 2,
+                "active": None,
+                "created_at_utc": "2024-03-03T12:00:00",
+            },
         ],
         103: [],
     },
@@ -553,13 +802,36 @@ SHOP_CHILDREN: dict[str, dict[int, list[dict]]] = {
     },
     "products_variations": {
         101: [
-            {"id": 4001, "sku": "TEA-S", "stock": 2, "price": 4.5, "sale_price": 4.0,
-             "weight": 0.1, "values": [{"id": 1, "name": "S", "option_name": "Size"}]},
-            {"id": 4002, "sku": None, "stock": None, "price": None, "sale_price": None,
-             "weight": None, "values": []},
+            {
+                "id": 4001,
+                "sku": "TEA-S",
+                "stock": 2,
+                "price": 4.5,
+                "sale_price": 4.0,
+                "weight": 0.1,
+                "values": [{"id": 1, "name": "S", "option_name": "Size"}],
+            },
+            {
+                "id": 4002,
+                "sku": None,
+                "stock": None,
+                "price": None,
+                "sale_price": None,
+                "weight": None,
+                "values": [],
+            },
         ],
-        102: [{"id": 4003, "sku": "COF-M", "stock": 0, "price": 6, "sale_price": None,
-               "weight": 0.25, "values": [{"id": 2, "name": None, "option_name": "Size"}]}],
+        102: [
+            {
+                "id": 4003,
+                "sku": "COF-M",
+                "stock": 0,
+                "price": 6,
+                "sale_price": None,
+                "weight": 0.25,
+                "values": [{"id": 2, "name": None, "option_name": "Size"}],
+            }
+        ],
         103: [],
     },
 }
@@ -572,56 +844,142 @@ SHOP_CHILD_PATHS = {
 
 DIGITAL: dict[str, list[dict]] = {
     "products": [
-        {"id": 1, "name": "E-book", "product_type": "digital", "price": "10.00",
-         "currency_code": "USD", "sales_limit": 100, "pdf_stamping": True,
-         "self_hosted_url": "https://files.example.test/ebook.pdf",
-         "product_image_url": "https://cdn.example.test/ebook.png",
-         "created_at": "2024-03-01T12:00:00Z", "updated_at": "2024-03-02T12:00:00Z"},
-        {"id": 2, "name": "Course", "product_type": "membership", "price": "0.00",
-         "currency_code": None, "sales_limit": None, "pdf_stamping": False,
-         "self_hosted_url": None, "product_image_url": None,
-         "created_at": "2024-03-03T12:00:00Z", "updated_at": None},
-        {"id": 3, "name": None, "product_type": None, "price": None,
-         "currency_code": "EUR", "sales_limit": 0, "pdf_stamping": None,
-         "self_hosted_url": None, "product_image_url": "https://cdn.example.test/3.png",
-         "created_at": None, "updated_at": "2024-03-04T12:00:00Z"},
+        {
+            "id": 1,
+            "name": "E-book",
+            "product_type": "digital",
+            "price": "10.00",
+            "currency_code": "USD",
+            "sales_limit": 100,
+            "pdf_stamping": True,
+            "self_hosted_url": "https://files.example.test/ebook.pdf",
+            "product_image_url": "https://cdn.example.test/ebook.png",
+            "created_at": "2024-03-01T12:00:00Z",
+            "updated_at": "2024-03-02T12:00:00Z",
+        },
+        {
+            "id": 2,
+            "name": "Course",
+            "product_type": "membership",
+            "price": "0.00",
+            "currency_code": None,
+            "sales_limit": None,
+            "pdf_stamping": False,
+            "self_hosted_url": None,
+            "product_image_url": None,
+            "created_at": "2024-03-03T12:00:00Z",
+            "updated_at": None,
+        },
+        {
+            "id": 3,
+            "name": None,
+            "product_type": None,
+            "price": None,
+            "currency_code": "EUR",
+            "sales_limit": 0,
+            "pdf_stamping": None,
+            "self_hosted_url": None,
+            "product_image_url": "https://cdn.example.test/3.png",
+            "created_at": None,
+            "updated_at": "2024-03-04T12:00:00Z",
+        },
     ],
     "packages": [
-        {"id": 11, "name": "Bundle", "price": "15.00", "currency_code": "USD",
-         "components": {"product_ids": [1, 2]},
-         "created_at": "2024-03-01T12:00:00Z", "updated_at": "2024-03-01T13:00:00Z"},
-        {"id": 12, "name": None, "price": None, "currency_code": None,
-         "components": None, "created_at": None, "updated_at": None},
+        {
+            "id": 11,
+            "name": "Bundle",
+            "price": "15.00",
+            "currency_code": "USD",
+            "components": {"product_ids": [1, 2]},
+            "created_at": "2024-03-01T12:00:00Z",
+            "updated_at": "2024-03-01T13:00:00Z",
+        },
+        {
+            "id": 12,
+            "name": None,
+            "price": None,
+            "currency_code": None,
+            "components": None,
+            "created_at": None,
+            "updated_at": None,
+        },
     ],
     "orders": [
-        {"id": 21, "state": "paid", "gateway": "stripe", "buyer_email": "a@example.test",
-         "buyer_name": "Ann", "price_at_checkout": "10.00", "settled_currency": "USD",
-         "settled_gross": "10.00", "settled_gateway_fee": "0.59",
-         "download_url": "https://files.example.test/d/21",
-         "cart": {"cart_items": [{"product_id": 1, "quantity": 1,
-                                  "price_at_checkout": "10.00"}]},
-         "subscription_id": 31,
-         "created_at": "2024-03-01T12:00:00Z", "updated_at": "2024-03-01T12:01:00Z"},
-        {"id": 22, "state": "refunded", "gateway": None, "buyer_email": None,
-         "buyer_name": None, "price_at_checkout": None, "settled_currency": None,
-         "settled_gross": None, "settled_gateway_fee": None, "download_url": None,
-         "cart": {"cart_items": []}, "subscription_id": None,
-         "created_at": "2024-03-02T12:00:00Z", "updated_at": None},
-        {"id": 23, "state": None, "gateway": "paypal", "buyer_email": "c@example.test",
-         "buyer_name": "Cy", "price_at_checkout": "0.00", "settled_currency": "EUR",
-         "settled_gross": "0.00", "settled_gateway_fee": "0.00", "download_url": None,
-         "cart": None, "subscription_id": 31,
-         "created_at": "2024-03-03T12:00:00Z", "updated_at": "2024-03-03T12:00:00Z"},
+        {
+            "id": 21,
+            "state": "paid",
+            "gateway": "stripe",
+            "buyer_email": "a@example.test",
+            "buyer_name": "Ann",
+            "price_at_checkout": "10.00",
+            "settled_currency": "USD",
+            "settled_gross": "10.00",
+            "settled_gateway_fee": "0.59",
+            "download_url": "https://files.example.test/d/21",
+            "cart": {
+                "cart_items": [{"product_id": 1, "quantity": 1, "price_at_checkout": "10.00"}]
+            },
+            "subscription_id": 31,
+            "created_at": "2024-03-01T12:00:00Z",
+            "updated_at": "2024-03-01T12:01:00Z",
+        },
+        {
+            "id": 22,
+            "state": "refunded",
+            "gateway": None,
+            "buyer_email": None,
+            "buyer_name": None,
+            "price_at_checkout": None,
+            "settled_currency": None,
+            "settled_gross": None,
+            "settled_gateway_fee": None,
+            "download_url": None,
+            "cart": {"cart_items": []},
+            "subscription_id": None,
+            "created_at": "2024-03-02T12:00:00Z",
+            "updated_at": None,
+        },
+        {
+            "id": 23,
+            "state": None,
+            "gateway": "paypal",
+            "buyer_email": "c@example.test",
+            "buyer_name": "Cy",
+            "price_at_checkout": "0.00",
+            "settled_currency": "EUR",
+            "settled_gross": "0.00",
+            "settled_gateway_fee": "0.00",
+            "download_url": None,
+            "cart": None,
+            "subscription_id": 31,
+            "created_at": "2024-03-03T12:00:00Z",
+            "updated_at": "2024-03-03T12:00:00Z",
+        },
     ],
     # answered in the object form {"subscription": [...]} (contract §2.4: some deployments)
     "subscriptions": [
-        {"id": 31, "name": "Monthly", "frequency": "monthly", "recurring_price": "5.00",
-         "trial_price": "0.00", "currency_code": "USD",
-         "components": {"product_ids": [2]},
-         "created_at": "2024-03-01T12:00:00Z", "updated_at": "2024-03-05T12:00:00Z"},
-        {"id": 32, "name": None, "frequency": None, "recurring_price": None,
-         "trial_price": None, "currency_code": None, "components": {"product_ids": None},
-         "created_at": None, "updated_at": None},
+        {
+            "id": 31,
+            "name": "Monthly",
+            "frequency": "monthly",
+            "recurring_price": "5.00",
+            "trial_price": "0.00",
+            "currency_code": "USD",
+            "components": {"product_ids": [2]},
+            "created_at": "2024-03-01T12:00:00Z",
+            "updated_at": "2024-03-05T12:00:00Z",
+        },
+        {
+            "id": 32,
+            "name": None,
+            "frequency": None,
+            "recurring_price": None,
+            "trial_price": None,
+            "currency_code": None,
+            "components": {"product_ids": None},
+            "created_at": None,
+            "updated_at": None,
+        },
     ],
 }
 DIGITAL_WRAPPERS = {
@@ -652,8 +1010,13 @@ ORDERS: dict[str, list[dict]] = {
                 "total": _amount("23.50"),
             },
             "line_items": [
-                {"line_item_id": "1000001", "sku": "SKU-A", "title": "Lamp", "quantity": 2,
-                 "line_item_cost": _amount("20.00")},
+                {
+                    "line_item_id": "1000001",
+                    "sku": "SKU-A",
+                    "title": "Lamp",
+                    "quantity": 2,
+                    "line_item_cost": _amount("20.00"),
+                },
             ],
             "cancel_status": {"cancel_state": "NONE_REQUESTED"},
             "sales_record_reference": "SR-1",
@@ -666,8 +1029,11 @@ ORDERS: dict[str, list[dict]] = {
             "order_payment_status": "PENDING",
             "seller_id": None,
             "buyer": None,
-            "pricing_summary": {"price_subtotal": None, "delivery_cost": None,
-                                "total": _amount("0.00")},
+            "pricing_summary": {
+                "price_subtotal": None,
+                "delivery_cost": None,
+                "total": _amount("0.00"),
+            },
             "line_items": [],
             "cancel_status": None,
             "sales_record_reference": None,
@@ -730,7 +1096,7 @@ _check_dataset_covers_schemas()
 _MILLIS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def _qs(request: t.Any) -> dict[str, str]:  # noqa: ANN401
+def _qs(request: t.Any) -> dict[str, str]:
     """Single-valued query parameters (a repeated one is reported as a list → 400)."""
     return {k: v[0] if len(v) == 1 else v for k, v in request.qs.items()}
 
@@ -743,23 +1109,30 @@ def _int_param(params: dict, name: str, default: int) -> int | None:
         return None
 
 
-def _storefront(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401, C901, PLR0911
+def _storefront(request: t.Any, context: t.Any) -> t.Any:
     def error(status: int, message: str) -> dict:
         context.status_code = status
-        return {"type": "INVALID_REQUEST_ERROR", "subtype": None, "message": message,
-                "details": None, "contextId": "ctx-test"}
+        return {
+            "type": "INVALID_REQUEST_ERROR",
+            "subtype": None,
+            "message": message,
+            "details": None,
+            "contextId": "ctx-test",
+        }
 
     if request.headers.get("Authorization") != "Bearer fake-api-key":
         return error(401, "Unauthorized")
     if not request.headers.get("User-Agent"):
         return error(400, "User-Agent header required")
     path = request.path.removeprefix("/1.0/")
-    streams = {"commerce/inventory": ("inventory", "inventory"),
-               "commerce/orders": ("orders", "result"),
-               "commerce/store_pages": ("store_pages", "storePages"),
-               "commerce/products": ("products", "products"),
-               "commerce/transactions": ("transactions", "documents"),
-               "profiles": ("profiles", "profiles")}
+    streams = {
+        "commerce/inventory": ("inventory", "inventory"),
+        "commerce/orders": ("orders", "result"),
+        "commerce/store_pages": ("store_pages", "storePages"),
+        "commerce/products": ("products", "products"),
+        "commerce/transactions": ("transactions", "documents"),
+        "profiles": ("profiles", "profiles"),
+    }
     if path not in streams:
         return error(404, f"no such resource: {request.path}")
     stream, selector = streams[path]
@@ -812,7 +1185,7 @@ def _storefront(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401, C901,
     }
 
 
-def _payments(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401
+def _payments(request: t.Any, context: t.Any) -> t.Any:
     def error(status: int, message: str) -> dict:
         context.status_code = status
         return {"status_code": status, "message": message, "details": "test fake"}
@@ -838,10 +1211,10 @@ def _payments(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401
 _SHOP_CHILD = re.compile(r"^/v1/products/(?P<prd_id>[^/]+)/(?P<kind>[a-z]+)$")
 
 
-def _shop(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401, PLR0911
+def _shop(request: t.Any, context: t.Any) -> t.Any:
     def error(status: int, message: str) -> dict:
         context.status_code = status
-        return {"code": 2 if status == 401 else status, "message": message}  # noqa: PLR2004
+        return {"code": 2 if status == 401 else status, "message": message}
 
     if request.headers.get("Authorization") != _basic("fake-api-key", "fake-api-secret"):
         return error(401, "Invalid credentials")
@@ -873,7 +1246,7 @@ def _shop(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401, PLR0911
     return page if stream == "themes" else {"data": page}
 
 
-def _digital(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401, PLR0911
+def _digital(request: t.Any, context: t.Any) -> t.Any:
     def error(status: int, message: str) -> dict:
         context.status_code = status
         return {"error": message}
@@ -915,7 +1288,7 @@ _ORDERS_FILTER = re.compile(
 )
 
 
-def _orders_token(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401
+def _orders_token(request: t.Any, context: t.Any) -> t.Any:
     form = parse_qs(request.text or "")
     if request.headers.get("Authorization") != _basic("fake-client-id", "fake-client-secret"):
         context.status_code = 401
@@ -926,7 +1299,7 @@ def _orders_token(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401
     return {"access_token": "fake-token", "token_type": "Bearer", "expires_in": 3600}
 
 
-def _orders(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401
+def _orders(request: t.Any, context: t.Any) -> t.Any:
     def error(status: int, error_id: int, message: str) -> dict:
         context.status_code = status
         return {"errors": [{"errorId": error_id, "message": message, "longMessage": message}]}
@@ -945,7 +1318,7 @@ def _orders(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401
         or offset is None
         or limit is None
         or offset < 0
-        or not 1 <= limit <= 200  # noqa: PLR2004
+        or not 1 <= limit <= 200
     ):
         return error(400, 2004, f"bad query {params!r}")
     records = sorted(ORDERS["orders"], key=lambda r: r["last_modified_date"])
@@ -958,7 +1331,8 @@ def _orders(request: t.Any, context: t.Any) -> t.Any:  # noqa: ANN401
         since = datetime.now(timezone.utc) - timedelta(days=90)
         low, high = since.strftime("%Y-%m-%dT%H:%M:%S.000Z"), None
     records = [
-        r for r in records
+        r
+        for r in records
         if low <= r["last_modified_date"] and (high is None or r["last_modified_date"] <= high)
     ]
     href = f"{ORDERS_BASE}/v1/orders?offset={offset}&limit={limit}"
@@ -1047,7 +1421,7 @@ class TestStorefrontStandard(_standard_class("storefront"), _PrimaryKeys):
     api = "storefront"
 
     @pytest.mark.parametrize(("stream", "keys"), _pk_params("storefront"))
-    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:  # noqa: ANN001
+    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:
         self.check_primary_keys(runner, stream, keys)
 
 
@@ -1057,7 +1431,7 @@ class TestPaymentsStandard(_standard_class("payments"), _PrimaryKeys):
     api = "payments"
 
     @pytest.mark.parametrize(("stream", "keys"), _pk_params("payments"))
-    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:  # noqa: ANN001
+    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:
         self.check_primary_keys(runner, stream, keys)
 
 
@@ -1067,7 +1441,7 @@ class TestShopStandard(_standard_class("shop"), _PrimaryKeys):
     api = "shop"
 
     @pytest.mark.parametrize(("stream", "keys"), _pk_params("shop"))
-    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:  # noqa: ANN001
+    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:
         self.check_primary_keys(runner, stream, keys)
 
 
@@ -1077,7 +1451,7 @@ class TestDigitalStandard(_standard_class("digital"), _PrimaryKeys):
     api = "digital"
 
     @pytest.mark.parametrize(("stream", "keys"), _pk_params("digital"))
-    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:  # noqa: ANN001
+    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:
         self.check_primary_keys(runner, stream, keys)
 
 
@@ -1087,5 +1461,5 @@ class TestOrdersStandard(_standard_class("orders"), _PrimaryKeys):
     api = "orders"
 
     @pytest.mark.parametrize(("stream", "keys"), _pk_params("orders"))
-    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:  # noqa: ANN001
+    def test_primary_keys_unique_and_complete(self, runner, stream, keys) -> None:
         self.check_primary_keys(runner, stream, keys)

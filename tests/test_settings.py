@@ -19,16 +19,37 @@ SHOP = {"api": "shop", "api_key": "fake-shop-key", "api_secret": "fake-shop-secr
         ({"api": "storefront"}, "setting 'api_key' is required for api 'storefront'"),
         ({"api": "shop", "api_key": "k"}, "setting 'api_secret' is required for api 'shop'"),
         ({"api": "digital", "username": "u"}, "setting 'password' is required for api 'digital'"),
-        ({"api": "orders", "client_id": "c", "client_secret": "s"}, "setting 'token_url' is required for api 'orders'"),
+        (
+            {"api": "orders", "client_id": "c", "client_secret": "s"},
+            "setting 'token_url' is required for api 'orders'",
+        ),
         ({**SHOP, "page_size": 101}, "setting 'page_size' is 101: the shop API allows at most 100"),
-        ({"api": "orders", "client_id": "c", "client_secret": "s", "token_url": "x", "page_size": 201}, "setting 'token_url' is 'x'"),
-        ({**SHOP, "start_date": "last tuesday"}, "setting 'start_date' is 'last tuesday': expected an RFC 3339"),
+        (
+            {
+                "api": "orders",
+                "client_id": "c",
+                "client_secret": "s",
+                "token_url": "x",
+                "page_size": 201,
+            },
+            "setting 'token_url' is 'x'",
+        ),
+        (
+            {**SHOP, "start_date": "last tuesday"},
+            "setting 'start_date' is 'last tuesday': expected an RFC 3339",
+        ),
         ({**SHOP, "end_date": "2024-13-45"}, "setting 'end_date'"),
         ({**SHOP, "max_retries": -1}, "setting 'max_retries' must be a whole number ≥ 0"),
         ({**SHOP, "backoff_factor": "fast"}, "setting 'backoff_factor' must be a number ≥ 0"),
         ({**SHOP, "max_concurrency": 0}, "setting 'max_concurrency' must be a whole number ≥ 1"),
-        ({**SHOP, "child_sync": "some"}, "setting 'child_sync' is 'some': must be 'all' or 'changed'"),
-        ({**SHOP, "base_url": "ftp://x"}, "setting 'base_url' is 'ftp://x': expected an http(s) URL"),
+        (
+            {**SHOP, "child_sync": "some"},
+            "setting 'child_sync' is 'some': must be 'all' or 'changed'",
+        ),
+        (
+            {**SHOP, "base_url": "ftp://x"},
+            "setting 'base_url' is 'ftp://x': expected an http(s) URL",
+        ),
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_setting(config: dict, message: str) -> None:
@@ -51,8 +72,17 @@ def test_settings_of_other_apis_are_ignored() -> None:
 
 def test_defaults_come_from_the_contract() -> None:
     shop = TapCommerce(config=SHOP).settings
-    assert (shop.page_size, shop.requests_per_second, shop.base_url) == (20, 2, "https://api.ecommerceapi.uk")
-    assert (shop.max_retries, shop.backoff_factor, shop.max_retry_wait, shop.request_timeout) == (3, 2, 300, 60)
+    assert (shop.page_size, shop.requests_per_second, shop.base_url) == (
+        20,
+        2,
+        "https://api.ecommerceapi.uk",
+    )
+    assert (shop.max_retries, shop.backoff_factor, shop.max_retry_wait, shop.request_timeout) == (
+        3,
+        2,
+        300,
+        60,
+    )
     assert shop.child_sync == "all" and shop.user_agent.startswith("tap-commerce/")
     front = TapCommerce(config={"api": "storefront", "api_key": "k"}).settings
     assert (front.requests_per_second, front.base_url) == (4.5, "https://api.example.com/1.0/")
@@ -60,7 +90,7 @@ def test_defaults_come_from_the_contract() -> None:
     assert (digital.page_size, digital.requests_per_second) == (50, 1)
 
 
-def test_every_setting_is_read_from_the_environment(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_every_setting_is_read_from_the_environment(tmp_path, monkeypatch) -> None:
     env = {
         "TAP_COMMERCE_API": "payments",
         "TAP_COMMERCE_API_KEY": "fake-env-key",
@@ -74,10 +104,15 @@ def test_every_setting_is_read_from_the_environment(tmp_path, monkeypatch) -> No
     tap = TapCommerce(config={}, parse_env_config=True)
     assert type(tap).__name__ == "Payments"
     settings = tap.settings
-    assert (settings.backoff_factor, settings.requests_per_second, settings.page_size, settings.lookback_window) == (0.05, 2.5, 50, 3600)
+    assert (
+        settings.backoff_factor,
+        settings.requests_per_second,
+        settings.page_size,
+        settings.lookback_window,
+    ) == (0.05, 2.5, 50, 3600)
 
 
-def test_the_command_exits_non_zero_with_one_error_line(tmp_path) -> None:  # noqa: ANN001
+def test_the_command_exits_non_zero_with_one_error_line(tmp_path) -> None:
     out = run_cli([], config={**SHOP, "page_size": 500}, tmp_path=tmp_path)
     assert out.returncode != 0
     errors = [line for line in out.stderr.splitlines() if "ERROR" in line]
@@ -86,7 +121,7 @@ def test_the_command_exits_non_zero_with_one_error_line(tmp_path) -> None:  # no
     assert out.messages == []
 
 
-def test_about_documents_every_setting(tmp_path) -> None:  # noqa: ANN001
+def test_about_documents_every_setting(tmp_path) -> None:
     from tap_commerce.settings import OWN_SETTINGS  # noqa: PLC0415
 
     out = run_cli(["--about", "--format", "markdown"], tmp_path=tmp_path)

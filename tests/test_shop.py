@@ -20,7 +20,16 @@ CHILD_STREAMS = {
     "options": "product_options",
     "variations": "products_variations",
 }
-TOP = ("pages", "choice-sets", "customers", "orders", "shipping-zones", "events", "categories", "themes")
+TOP = (
+    "pages",
+    "choice-sets",
+    "customers",
+    "orders",
+    "shipping-zones",
+    "events",
+    "categories",
+    "themes",
+)
 
 
 def product(i: int, updated: str = "2024-01-01T00:00:00") -> dict:
@@ -31,7 +40,9 @@ def product(i: int, updated: str = "2024-01-01T00:00:00") -> dict:
     }  # fmt: skip
 
 
-def child_rows(kind: str, prd_id: int, count: int, created: str = "2023-06-01T00:00:00") -> list[dict]:
+def child_rows(
+    kind: str, prd_id: int, count: int, created: str = "2023-06-01T00:00:00"
+) -> list[dict]:
     rows = []
     for n in range(count):
         row_id = prd_id * 100 + n
@@ -47,21 +58,41 @@ def child_rows(kind: str, prd_id: int, count: int, created: str = "2023-06-01T00
 class ShopFake:
     """The shop API over a product list and per-product child rows."""
 
-    def __init__(self, server, products: list[dict], *, bare: bool = False, child_count: int = 2) -> None:  # noqa: ANN001
+    def __init__(
+        self, server, products: list[dict], *, bare: bool = False, child_count: int = 2
+    ) -> None:
         self.products = products
         self.bare = bare
-        self.children = {kind: {p["id"]: child_rows(kind, p["id"], (p["id"] + i) % 3 + child_count - 2) for p in products} for i, kind in enumerate(CHILDREN)}
+        self.children = {
+            kind: {
+                p["id"]: child_rows(kind, p["id"], (p["id"] + i) % 3 + child_count - 2)
+                for p in products
+            }
+            for i, kind in enumerate(CHILDREN)
+        }
         self.threads: set[str] = set()
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        server.expect_request("/v1/countries").respond_with_handler(self._auth(lambda r: json_response({"data": [{"id": 1, "iso": "GB", "name": "United Kingdom"}]})))
-        server.expect_request("/v1/products").respond_with_handler(self._auth(offset_handler(products, selector=None if bare else "data")))
-        server.expect_request(re.compile(r"^/v1/products/\d+/\w+$")).respond_with_handler(self._auth(self._child))
+        server.expect_request("/v1/countries").respond_with_handler(
+            self._auth(
+                lambda r: json_response(
+                    {"data": [{"id": 1, "iso": "GB", "name": "United Kingdom"}]}
+                )
+            )
+        )
+        server.expect_request("/v1/products").respond_with_handler(
+            self._auth(offset_handler(products, selector=None if bare else "data"))
+        )
+        server.expect_request(re.compile(r"^/v1/products/\d+/\w+$")).respond_with_handler(
+            self._auth(self._child)
+        )
         for path in TOP:
-            server.expect_request(f"/v1/{path}").respond_with_handler(self._auth(offset_handler([], selector=None if bare else "data")))
+            server.expect_request(f"/v1/{path}").respond_with_handler(
+                self._auth(offset_handler([], selector=None if bare else "data"))
+            )
 
-    def _auth(self, handler):  # noqa: ANN001, ANN202
+    def _auth(self, handler):
         def checked(request: Request) -> Response:
             if basic_user(request) != ("fake-shop-key", "fake-shop-secret"):
                 return json_response({"code": 2, "message": "Invalid credentials"}, 401)
@@ -84,14 +115,21 @@ class ShopFake:
             with self._lock:
                 self.in_flight -= 1
 
-    def expected(self, kind: str, product_ids=None) -> list[tuple[int, int]]:  # noqa: ANN001
+    def expected(self, kind: str, product_ids=None) -> list[tuple[int, int]]:
         ids = product_ids if product_ids is not None else [p["id"] for p in self.products]
         return sorted((pid, row["id"]) for pid in ids for row in self.children[kind].get(pid, []))
 
 
 @pytest.fixture
 def config(base_url: str) -> dict:
-    return {"api": "shop", "base_url": base_url, "api_key": "fake-shop-key", "api_secret": "fake-shop-secret", "page_size": 3, "max_concurrency": 1}
+    return {
+        "api": "shop",
+        "base_url": base_url,
+        "api_key": "fake-shop-key",
+        "api_secret": "fake-shop-secret",
+        "page_size": 3,
+        "max_concurrency": 1,
+    }
 
 
 def pairs(records: list[dict]) -> list[tuple[int, int]]:
@@ -99,7 +137,7 @@ def pairs(records: list[dict]) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("bare", [False, True], ids=["data-envelope", "bare-array"])
-def test_every_product_and_sub_resource_arrives_with_prd_id(server, config, bare) -> None:  # noqa: ANN001
+def test_every_product_and_sub_resource_arrives_with_prd_id(server, config, bare) -> None:
     fake = ShopFake(server, [product(i) for i in range(1, 8)], bare=bare)
     out = run(config)
     assert [r["id"] for r in out.records["products"]] == list(range(1, 8))
@@ -112,16 +150,19 @@ def test_every_product_and_sub_resource_arrives_with_prd_id(server, config, bare
     assert out.records["products"][0]["updated_at_utc"] == "2024-01-01T00:00:00+00:00"
 
 
-def test_child_pages_follow_offset_limit(server, config) -> None:  # noqa: ANN001
+def test_child_pages_follow_offset_limit(server, config) -> None:
     fake = ShopFake(server, [product(1)], child_count=6)
     out = run({**config, "page_size": 2})
     assert pairs(out.records["products_images"]) == fake.expected("images")
     offsets = [r.args["offset"] for r in sent(server, "/v1/products/1/images")]
-    assert offsets == [str(n) for n in range(0, len(fake.children["images"][1]) + 1, 2)][: len(offsets)]
+    assert (
+        offsets
+        == [str(n) for n in range(0, len(fake.children["images"][1]) + 1, 2)][: len(offsets)]
+    )
     assert len(offsets) == len(fake.children["images"][1]) // 2 + 1
 
 
-def test_child_state_does_not_grow_with_the_number_of_products(server, config) -> None:  # noqa: ANN001
+def test_child_state_does_not_grow_with_the_number_of_products(server, config) -> None:
     ShopFake(server, [product(i) for i in range(1, 41)])
     out = run({**config, "page_size": 100})
     state = out.final_state
@@ -131,23 +172,36 @@ def test_child_state_does_not_grow_with_the_number_of_products(server, config) -
     assert len(out.schemas("products_images")) == 1
 
 
-def test_child_sync_all_reads_children_of_unchanged_products(server, config) -> None:  # noqa: ANN001
+def test_child_sync_all_reads_children_of_unchanged_products(server, config) -> None:
     products = [product(i, f"2024-01-0{i}T00:00:00") for i in range(1, 5)]
     fake = ShopFake(server, products)
     first = run(config)
     products[2]["updated_at_utc"] = "2024-02-01T00:00:00"  # product 3 changes
-    fake.children["reviews"][1].append({"id": 999, "name": "New", "content": "late", "rating": 4, "active": True, "created_at_utc": "2024-02-02T00:00:00"})
+    fake.children["reviews"][1].append(
+        {
+            "id": 999,
+            "name": "New",
+            "content": "late",
+            "rating": 4,
+            "active": True,
+            "created_at_utc": "2024-02-02T00:00:00",
+        }
+    )
     second = run(config, state=first.final_state)
     # product 3 changed; product 4 holds the bookmark value itself (bounds are inclusive)
     assert [r["id"] for r in second.records["products"]] == [3, 4]
     # a new review of unchanged product 1 still arrives; older reviews do not come again
     last_review = max(r["created_at_utc"] for r in first.records["products_reviews"])
-    again = sorted((r["prd_id"], r["id"]) for r in first.records["products_reviews"] if r["created_at_utc"] == last_review)
+    again = sorted(
+        (r["prd_id"], r["id"])
+        for r in first.records["products_reviews"]
+        if r["created_at_utc"] == last_review
+    )
     assert pairs(second.records["products_reviews"]) == sorted([(1, 999), *again])
     assert pairs(second.records["products_images"]) == fake.expected("images")
 
 
-def test_child_sync_changed_reads_children_of_emitted_products_only(server, config) -> None:  # noqa: ANN001
+def test_child_sync_changed_reads_children_of_emitted_products_only(server, config) -> None:
     products = [product(i, f"2024-01-0{i}T00:00:00") for i in range(1, 5)]
     fake = ShopFake(server, products)
     first = run({**config, "child_sync": "changed"})
@@ -160,15 +214,20 @@ def test_child_sync_changed_reads_children_of_emitted_products_only(server, conf
     assert {r.path.split("/")[3] for r in child_requests} == {"3", "4"}
 
 
-def test_a_child_404_is_skipped_with_a_warning(server, config, caplog) -> None:  # noqa: ANN001
+def test_a_child_404_is_skipped_with_a_warning(server, config, caplog) -> None:
     fake = ShopFake(server, [product(i) for i in range(1, 4)])
     del fake.children["variations"][2]  # product 2 deleted between listing and fetch
     out = run(config)
     assert pairs(out.records["products_variations"]) == fake.expected("variations", [1, 3])
-    assert any("products_variations" in r.getMessage() and "product 2" in r.getMessage() and "404" in r.getMessage() for r in caplog.records)
+    assert any(
+        "products_variations" in r.getMessage()
+        and "product 2" in r.getMessage()
+        and "404" in r.getMessage()
+        for r in caplog.records
+    )
 
 
-def test_children_sync_when_the_parent_stream_is_deselected(server, config) -> None:  # noqa: ANN001
+def test_children_sync_when_the_parent_stream_is_deselected(server, config) -> None:
     fake = ShopFake(server, [product(i) for i in range(1, 5)])
     from tap_commerce.tap import TapCommerce  # noqa: PLC0415
 
@@ -184,7 +243,7 @@ def test_children_sync_when_the_parent_stream_is_deselected(server, config) -> N
     assert not sent(server, "/v1/products/1/images")
 
 
-def test_concurrent_fan_out_gives_the_same_records_as_a_sequential_run(server, config) -> None:  # noqa: ANN001
+def test_concurrent_fan_out_gives_the_same_records_as_a_sequential_run(server, config) -> None:
     fake = ShopFake(server, [product(i) for i in range(1, 31)])
     sequential = run({**config, "max_concurrency": 1})
     assert fake.max_in_flight == 1
@@ -201,7 +260,7 @@ def test_concurrent_fan_out_gives_the_same_records_as_a_sequential_run(server, c
             assert message["stream"] in seen_schema
 
 
-def test_the_next_product_page_is_read_while_the_children_of_this_one_are(server, config) -> None:  # noqa: ANN001
+def test_the_next_product_page_is_read_while_the_children_of_this_one_are(server, config) -> None:
     """With a pool, products' next page is asked for as soon as a page is read, so its
     round trip overlaps the children's; the requests and records are those of a
     sequential run, where the next page waits for every child of the current one."""
@@ -224,7 +283,9 @@ def test_the_next_product_page_is_read_while_the_children_of_this_one_are(server
     assert concurrent.records == sequential.records
 
 
-def test_a_paginator_failure_after_a_page_comes_after_that_pages_records(server, config, monkeypatch) -> None:  # noqa: ANN001
+def test_a_paginator_failure_after_a_page_comes_after_that_pages_records(
+    server, config, monkeypatch
+) -> None:
     """The next page is worked out before the current one is emitted; if that fails, the
     current page (and its children) is still emitted first, as in a sequential run."""
     from tap_commerce.errors import BadResponseError  # noqa: PLC0415
@@ -234,7 +295,7 @@ def test_a_paginator_failure_after_a_page_comes_after_that_pages_records(server,
     ShopFake(server, [product(i) for i in range(1, 10)])
     original = OffsetPaginator.get_next
 
-    def failing(self, response):  # noqa: ANN001, ANN202
+    def failing(self, response):
         if self.current_value == 3:
             raise BadResponseError("stream 'products': no next page for you")
         return original(self, response)
@@ -250,17 +311,21 @@ def test_a_paginator_failure_after_a_page_comes_after_that_pages_records(server,
     assert concurrent.records == sequential.records
 
 
-def test_bad_credentials_fail_fast_naming_both_settings(server, config) -> None:  # noqa: ANN001
+def test_bad_credentials_fail_fast_naming_both_settings(server, config) -> None:
     ShopFake(server, [product(1)])
     from tap_commerce.errors import AuthError  # noqa: PLC0415
 
-    with pytest.raises(AuthError, match=r"shop API refused.*401.*Invalid credentials.*'api_key' and 'api_secret'"):
+    with pytest.raises(
+        AuthError, match=r"shop API refused.*401.*Invalid credentials.*'api_key' and 'api_secret'"
+    ):
         run({**config, "api_secret": "fake-wrong"})
     assert len(server.log) == 1  # not retried
 
 
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
-def test_per_product_log_lines_are_debug_and_each_child_stream_logs_one_summary(server, config, tmp_path, level) -> None:  # noqa: ANN001
+def test_per_product_log_lines_are_debug_and_each_child_stream_logs_one_summary(
+    server, config, tmp_path, level
+) -> None:
     fake = ShopFake(server, [product(i) for i in range(1, 8)])
     out = run_cli([], config=config, tmp_path=tmp_path, env={"TAP_COMMERCE_LOGLEVEL": level})
     assert out.returncode == 0, out.stderr[-2000:]
@@ -270,7 +335,13 @@ def test_per_product_log_lines_are_debug_and_each_child_stream_logs_one_summary(
         assert per_product == []
     else:
         assert per_product and all("| DEBUG" in line for line in per_product)
-    for kind, stream in zip(CHILDREN, ("products_images", "products_reviews", "product_options", "products_variations"), strict=True):
-        summary = [line for line in lines if f"stream '{stream}':" in line and "records read for" in line]
+    for kind, stream in zip(
+        CHILDREN,
+        ("products_images", "products_reviews", "product_options", "products_variations"),
+        strict=True,
+    ):
+        summary = [
+            line for line in lines if f"stream '{stream}':" in line and "records read for" in line
+        ]
         assert len(summary) == 1, stream
         assert summary[0].endswith(f"{len(fake.expected(kind))} records read for 7 products")

@@ -12,7 +12,11 @@ from tap_commerce.sandbox import Sandbox
 from tests.harness import Output, run
 
 KEEP = {"unknown_fields": "keep"}
-EXTRA = {"x_note": "a new field", "x_score": Decimal("0.123456789012345678"), "x_meta": {"a": [1, 2]}}
+EXTRA = {
+    "x_note": "a new field",
+    "x_score": Decimal("0.123456789012345678"),
+    "x_meta": {"a": [1, 2]},
+}
 
 
 @pytest.fixture
@@ -44,7 +48,10 @@ def test_unknown_fields_are_dropped_by_default(sandbox):
     assert len(output.schemas("order_payments")) == 1
 
 
-@pytest.mark.parametrize("api, stream", [("payments", "order_payments"), ("shop", "products_reviews"), ("shop", "products")])
+@pytest.mark.parametrize(
+    ("api", "stream"),
+    [("payments", "order_payments"), ("shop", "products_reviews"), ("shop", "products")],
+)
 def test_kept_fields_arrive_as_sent_after_a_schema_that_adds_them(sandbox, api, stream):
     sandbox.set_extra_fields(EXTRA, apis=api)
     output = run({**sandbox.config(api), **KEEP})
@@ -72,7 +79,9 @@ def test_keep_with_no_new_field_sends_one_schema(sandbox):
 def test_a_field_added_mid_list_is_announced_before_its_first_record(sandbox):
     """The field appears from the 131st record on (the second page of 100): the SCHEMA that
     adds it comes after the records without it and before the first with it."""
-    sandbox.set_extra_fields({"x_note": "new"}, apis="payments", streams="order_payments", start=130)
+    sandbox.set_extra_fields(
+        {"x_note": "new"}, apis="payments", streams="order_payments", start=130
+    )
     output = run({**sandbox.config("payments"), **KEEP})
     served = sandbox.records_with_extra_fields("payments", "order_payments")
     assert extra(output.records["order_payments"], "x_note") == extra(served, "x_note")
@@ -83,9 +92,7 @@ def test_a_field_added_mid_list_is_announced_before_its_first_record(sandbox):
         if m["type"] == "SCHEMA" and m["stream"] == "order_payments"
     ]  # fmt: skip
     assert len(schemas) == 2 and schemas[1] < first
-    records_before = [
-        m for m in output.messages[schemas[1] : first] if m["type"] == "RECORD"
-    ]
+    records_before = [m for m in output.messages[schemas[1] : first] if m["type"] == "RECORD"]
     assert all("x_note" not in m["record"] for m in records_before)
     assert schema_at(output, "order_payments", first)["properties"]["x_note"] == {
         "type": ["string", "null"]
@@ -114,10 +121,12 @@ def test_a_type_change_widens_the_field_with_another_schema(sandbox):
     widened = next(
         i for i, m in enumerate(output.messages) if m["type"] == "SCHEMA" and m is schemas[2]
     )
-    assert widened < first_index_where(output, "order_payments", lambda r: r.get("x_score") == "forty-two")
+    assert widened < first_index_where(
+        output, "order_payments", lambda r: r.get("x_score") == "forty-two"
+    )
 
 
-def first_index_where(output: Output, stream: str, test) -> int:  # noqa: ANN001
+def first_index_where(output: Output, stream: str, test) -> int:
     return next(
         i for i, m in enumerate(output.messages)
         if m["type"] == "RECORD" and m["stream"] == stream and test(m["record"])

@@ -62,13 +62,18 @@ def delete_upstream(store: Sandbox) -> dict[str, set]:
     """Delete two records of each full-table and child stream, and two whole products
     (with their children); the deleted keys per stream."""
     children = {stream: store.child_records("shop", stream) for stream in CHILDREN}
-    changes = store.mutate(api="shop", streams=[*FULL_TABLE, *CHILDREN], added=1, updated=1, deleted=2)
+    changes = store.mutate(
+        api="shop", streams=[*FULL_TABLE, *CHILDREN], added=1, updated=1, deleted=2
+    )
     gone = {name.split(".")[1]: set(c["deleted"]) for name, c in changes["streams"].items()}
     products = store.mutate(api="shop", streams=["products"], added=0, updated=0, deleted=2)
     gone["products"] = set(products["streams"]["shop.products"]["deleted"])
     for stream in CHILDREN:
         gone[stream] |= {
-            row["id"] for prd, rows in children[stream].items() if prd in gone["products"] for row in rows
+            row["id"]
+            for prd, rows in children[stream].items()
+            if prd in gone["products"]
+            for row in rows
         }
     assert all(gone[s] for s in (*FULL_TABLE, *CHILDREN)), gone
     return gone
@@ -79,7 +84,9 @@ def assert_marked(project: Project, store: Sandbox, stream: str, gone: set) -> N
     marked = {k for k, row in rows.items() if row["_sdc_deleted_at"] is not None}
     assert marked == gone, (stream, sorted(marked ^ gone)[:5])
     live = {k: row for k, row in rows.items() if k not in gone}
-    problems = warehouse.compare_records("shop", stream, store.records("shop", stream), list(live.values()))
+    problems = warehouse.compare_records(
+        "shop", stream, store.records("shop", stream), list(live.values())
+    )
     assert not problems, problems[:5]
 
 
@@ -127,7 +134,9 @@ SMALL_PAGES = {"TAP_COMMERCE_SHOP_PAGE_SIZE": "2"}
 def test_a_run_that_exhausts_its_retries_midway_leaves_the_table_as_it_was(load, store):
     before = _shipping_zones_go_upstream(load, store)
     # the second page of shipping zones fails on every try
-    store.set_faults(schedule={n: "500" for n in range(2, 10)}, apis="shop", path="shipping-zones$")
+    store.set_faults(
+        schedule=dict.fromkeys(range(2, 10), "500"), apis="shop", path="shipping-zones$"
+    )
     output = load.run_failing(*RUN, env={**SMALL_PAGES, "TAP_COMMERCE_SHOP_MAX_RETRIES": "2"})
     assert "shipping_zones" in output
     assert data(table(load, "shipping_zones")) == before
@@ -137,6 +146,7 @@ def test_a_run_killed_midway_leaves_the_table_as_it_was(load, store):
     before = _shipping_zones_go_upstream(load, store)
     # the second page of shipping zones hangs; the tap is killed while it waits
     store.set_faults(schedule={2: "slow"}, apis="shop", path="shipping-zones$", slow_seconds=30)
+
     def zone_requests() -> int:
         return sum(r.path.endswith("shipping-zones") for r in store.requests.snapshot())
 
