@@ -21,6 +21,7 @@ BENCH = ROOT / "benchmarks"
 BIN = Path(sys.executable).parent
 PY = sys.executable
 PLAIN_TAP = str(BENCH / "baselines" / "plain_sdk_tap.py")
+RSS_LAUNCHER = str(BENCH / "rss_launcher.py")
 DLT_EXTRACT = str(BENCH / "baselines" / "dlt_extract.py")
 TOOLS = ("tap-commerce", "plain singer-sdk tap", "dlt rest_api (extract)")
 
@@ -166,33 +167,67 @@ def measure(
     workdir: Path,
     *,
     env: dict[str, str] | None = None,
+    inherit_env: bool = True,
     timeout: float = 600,
     keep_stdout: bool = False,
+    stdin_path: Path | None = None,
+    cwd: Path | None = None,
+    own_rss: bool = False,
 ) -> Run:
-    """Run ``command`` with stdout to /dev/null (or, with ``keep_stdout``, to a file) and
-    stderr to a file; reap it with ``os.wait4`` for its own rusage. Fails loudly on a
-    non-zero exit."""
+    """Run ``command`` with stdout to /dev/null (or, with ``keep_stdout``, to a file),
+    stdin from ``stdin_path`` (default: none) and stderr to a file; reap it with
+    ``os.wait4`` for its own rusage (with its reaped descendants': a Meltano run's CPU time
+    includes its tap's and loader's). ``env`` is added to this process's environment, or
+    with ``inherit_env=False`` is the whole environment. ``own_rss`` starts the command from
+    `rss_launcher.py`, so that its peak RSS is its own rather than at least this process's
+    size (CPU and peak RSS then come from the launcher's report; the wall time includes
+    the launcher's ~20 ms). Fails loudly on a non-zero exit."""
     slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
     stderr_path = workdir / f"{slug}.stderr"
     stdout_path = workdir / f"{slug}.stdout" if keep_stdout else Path(os.devnull)
-    full_env = {**os.environ, **(env or {})}
-    with stderr_path.open("wb") as stderr, stdout_path.open("wb") as stdout:
+    full_env = {**os.environ, **(env or {})} if inherit_env else dict(env or {})
+    stdin_file = stdin_path or Path(os.devnull)
+    rusage_path = workdir / f"{slug}.rusage.json"
+    if own_rss:
+        command = [PY, "-I", "-S", RSS_LAUNCHER, str(rusage_path), *command]
+    with (
+        stderr_path.open("wb") as stderr,
+        stdout_path.open("wb") as stdout,
+        stdin_file.open("rb") as stdin,
+    ):
         started, clock = time.time(), time.perf_counter()
-        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=full_env, cwd=workdir)
-        watchdog = threading.Timer(timeout, proc.kill)
+        proc = subprocess.Popen(
+            command,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=full_env,
+            cwd=cwd or workdir,
+            start_new_session=own_rss,  # the watchdog then stops the command too
+        )
+        kill = (lambda: os.killpg(proc.pid, signal.SIGKILL)) if own_rss else proc.kill
+        watchdog = threading.Timer(timeout, kill)
         watchdog.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # e.g. Ctrl-C: a command in its own session would live on
+            if own_rss:
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise
         finally:
             watchdog.cancel()
         wall = time.perf_counter() - clock
         ended = time.time()
     proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu, max_rss_kib = usage.ru_utime + usage.ru_stime, usage.ru_maxrss  # Linux reports KiB
+    if own_rss and rusage_path.exists():
+        own = json.loads(rusage_path.read_text(encoding="utf-8"))
+        cpu, max_rss_kib = own["cpu"], own["max_rss_kib"]
     run = Run(
         label=label,
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=usage.ru_maxrss * 1024 / 1e6,  # Linux reports KiB
+        cpu=cpu,
+        max_rss_mb=max_rss_kib * 1024 / 1e6,
         returncode=proc.returncode,
         started=started,
         ended=ended,

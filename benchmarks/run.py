@@ -1,9 +1,11 @@
 """tap-commerce's benchmark: throughput and memory, concurrency, pacing and request counts,
-side by side with dlt's ``rest_api_source`` and a plain singer-sdk tap. See README.md here.
+side by side with dlt's ``rest_api_source`` and a plain singer-sdk tap, and the whole pipeline
+(``meltano run … target-postgres``) against dlt loading PostgreSQL. See README.md here.
 
     make bench                                  # sets up .venv-bench, then runs this
     .venv-bench/bin/python benchmarks/run.py    # the same, once the venv exists
     .venv-bench/bin/python benchmarks/run.py --quick --only a,d   # a smoke run
+    .venv-bench/bin/python benchmarks/run.py --only e --out benchmarks/results-e.md
 
 Every tool runs in its own subprocess against the sandbox (itself another process); wall
 time, CPU time and peak RSS come from ``os.wait4``. Results are printed and written to
@@ -592,7 +594,9 @@ def bench_request_counts(report: Report, work: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="a,b,c,d", help="comma-separated parts (default a,b,c,d)")
+    parser.add_argument(
+        "--only", default="a,b,c,d,e", help="comma-separated parts (default a,b,c,d,e)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="small sizes: a smoke run, minutes shorter"
     )
@@ -638,6 +642,19 @@ def main() -> int:
                 )
         if "d" in parts:
             bench_request_counts(report, work)
+        if "e" in parts:
+            # imported here: psycopg and the pipeline's modules would add to this process's
+            # size, the floor of every tool's peak RSS in parts (a)-(d) (see rss_launcher.py)
+            from pipeline_bench import bench_pipeline  # noqa: PLC0415
+
+            bench_pipeline(
+                report,
+                work,
+                payments=20_000 if args.quick else 150_000,
+                shop_products=100 if args.quick else 2_000,
+                table=table,
+                rounds=1 if args.quick else 2,
+            )
     finally:
         if args.keep:
             print(f"\nwork directory kept: {work}")
