@@ -10,7 +10,7 @@ MELTANO := $(MELTANO_VENV)/bin/meltano
 MELTANO_VERSION := 4.4.1
 PLUGINS := .meltano/.installed
 
-.PHONY: demo demo-stop psql test
+.PHONY: demo demo-stop psql check test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,13 @@ demo-stop: $(STAMP)
 psql: $(STAMP)
 	$(BIN)/python -m pipeline.postgres psql --dir demo/postgres
 
-# The whole test suite.
-test: $(STAMP) $(PLUGINS)
+# The checks (lint, format, types: seconds), then the whole test suite.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: check $(PLUGINS)
 	$(BIN)/python -m pytest -q
 
 # The benchmark (benchmarks/README.md): tap-commerce side by side with dlt and a plain

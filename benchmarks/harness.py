@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Self
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 BIN = Path(sys.executable).parent
@@ -89,7 +91,7 @@ class SandboxProcess:
             log = (workdir / "sandbox.log").read_text(errors="replace")
             raise RuntimeError(f"the sandbox did not start: {log[-2000:]}")
 
-    def __enter__(self) -> SandboxProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -108,7 +110,7 @@ class SandboxProcess:
     def admin(self, path: str, method: str = "GET", body: dict | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/_admin/{path}", data=data, method=method)
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
     def config_path(self, api: str) -> Path:

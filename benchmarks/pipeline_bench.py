@@ -31,14 +31,14 @@ from harness import BENCH, PY, ROOT, Run, SandboxProcess, measure, singer_record
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pipeline.meltano import (  # noqa: E402
+from pipeline.meltano import (
     MELTANO,
     PLUGINS,
     MeltanoError,
     installed,
     run_environment,
 )
-from pipeline.postgres import EmbeddedServer, Server  # noqa: E402
+from pipeline.postgres import EmbeddedServer, Server
 
 TAP = PLUGINS / "extractors" / "tap-commerce" / "venv" / "bin" / "tap-commerce"
 TARGET = PLUGINS / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
@@ -143,11 +143,13 @@ def warm_up() -> None:
         [
             PY,
             "-c",
-            "import dlt, psycopg2; from dlt.sources.rest_api import rest_api_source; "
-            "from dlt.destinations.impl.postgres import postgres",
+            (
+                "import dlt, psycopg2; from dlt.sources.rest_api import rest_api_source; "
+                "from dlt.destinations.impl.postgres import postgres"
+            ),
         ],
     ):
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # noqa: S603
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def tap_settings(api: str, sandbox: SandboxProcess) -> dict[str, Any]:
@@ -196,7 +198,7 @@ def dlt_credentials(database: Server) -> str:
 def served_records(sandbox_url: str, api: str, stream: str) -> list[dict]:
     """The sandbox's records, numbers as exact decimals."""
     url = f"{sandbox_url}/_admin/data/{api}/{stream}"
-    with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=120) as response:
         return json.loads(response.read(), parse_float=Decimal)["records"]
 
 
@@ -280,7 +282,7 @@ def _kinds(schema: dict) -> set[str]:
 
 def _short(problem: str) -> str:
     """``payments.order_payments[1].amount: expected X, got Y`` → ``id 1: expected X, got Y``."""
-    match = re.match(r"^[^\[]*\[(.*?)\]\.[^:]*: (.*)$", problem, re.S)
+    match = re.match(r"^[^\[]*\[(.*?)\]\.[^:]*: (.*)$", problem, re.DOTALL)
     text = f"key {match.group(1)}: {match.group(2)}" if match else problem
     return text if len(text) <= 160 else text[:157] + "…"
 
@@ -439,7 +441,7 @@ def check_main(argv: list[str]) -> int:
 
 def dump_expected(sandbox: SandboxProcess, api: str, served: dict[str, int], out: Path) -> Path:
     """The sandbox's records of ``api`` into ``out`` (in a subprocess: see `run_check`)."""
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [PY, __file__, "dump", sandbox.url, api, ",".join(sorted(served)), str(out)], check=True
     )
     return out
@@ -451,7 +453,7 @@ def run_check(
     """Check one load in a subprocess: the sandbox's records and the loaded rows (150,000 of
     each take a few hundred MB) never enter this process, whose size would otherwise be the
     floor of every later tool's peak RSS (a child's ``ru_maxrss`` starts at its parent's)."""
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [PY, __file__, "check", kind, database.uri(), api, str(expected), str(out)], check=True
     )
     check = Check(**json.loads(out.read_text(encoding="utf-8")))
@@ -552,8 +554,10 @@ def bench_pipeline(
         ) as sandbox:
             warm_up()
             settings_note = verify_settings_reach_loader(folder, env_file, postgres.server)
-            for api in ("payments", "shop"):
-                cases.append(run_case(api, folder, sandbox, postgres.server, env_file, rounds))
+            cases.extend(
+                run_case(api, folder, sandbox, postgres.server, env_file, rounds)
+                for api in ("payments", "shop")
+            )
     finally:
         postgres.stop()
     report_cases(report, cases, table, settings_note)
@@ -577,7 +581,7 @@ def verify_settings_reach_loader(folder: Path, env_file: Path, server: Server) -
     for label, declare in (("shipped", ()), ("declared", tuple(CANDIDATE_KINDS))):
         root = project_copy(folder / f"settings-{label}", env_file, declare=declare)
         env = run_environment(database, base=clean_environment(), extra=variables)
-        out = subprocess.run(  # noqa: S603
+        out = subprocess.run(
             [str(MELTANO), "config", "print", "target-postgres"],
             cwd=root,
             env=env,
@@ -807,10 +811,12 @@ def report_cases(report: Any, cases: list[Case], table: Callable, settings_note:
                 rows,
             ),
             "",
-            f"dlt → postgres wall ÷ meltano run wall: **{vs_dlt:.2f}×** (goal ≥ 2: the "
-            f"pipeline twice as fast); meltano run ÷ max(tap alone {tap.wall:.2f} s, loader alone "
-            f"{loader.wall:.2f} s): **{overhead:.2f}×**. The tap alone peaks at "
-            f"{tap.max_rss_mb:.0f} MB.",
+            (
+                f"dlt → postgres wall ÷ meltano run wall: **{vs_dlt:.2f}×** (goal ≥ 2: the "
+                f"pipeline twice as fast); meltano run ÷ max(tap alone {tap.wall:.2f} s, loader alone "
+                f"{loader.wall:.2f} s): **{overhead:.2f}×**. The tap alone peaks at "
+                f"{tap.max_rss_mb:.0f} MB."
+            ),
             "",
         ]
         if startup is not None:
@@ -819,13 +825,15 @@ def report_cases(report: Any, cases: list[Case], table: Callable, settings_note:
             discovery_note = f", {discovery:.1f} s of it" if discovery is not None else ""
             rest = pipeline.wall - startup
             lines += [
-                f"Where the meltano run's {pipeline.wall:.1f} s go: {startup:.1f} s before the "
-                f"tap's first line (Meltano's start-up, its state read and the catalog "
-                f"discovery{discovery_note}), then {rest:.1f} s with tap and loader side by "
-                "side, against "
-                f"{tap.wall:.1f} s for the tap alone and {loader.wall:.1f} s for the loader "
-                f"alone: the {slower} sets the pace, and the pipe costs "
-                f"{rest - bound:+.1f} s over it.",
+                (
+                    f"Where the meltano run's {pipeline.wall:.1f} s go: {startup:.1f} s before the "
+                    f"tap's first line (Meltano's start-up, its state read and the catalog "
+                    f"discovery{discovery_note}), then {rest:.1f} s with tap and loader side by "
+                    "side, against "
+                    f"{tap.wall:.1f} s for the tap alone and {loader.wall:.1f} s for the loader "
+                    f"alone: the {slower} sets the pace, and the pipe costs "
+                    f"{rest - bound:+.1f} s over it."
+                ),
                 "",
             ]
         summary.append(
@@ -885,9 +893,11 @@ def report_cases(report: Any, cases: list[Case], table: Callable, settings_note:
                 f"{case.runs[DLT].wall / run.wall:.2f}×",
                 f"{max(run.max_rss_mb, loader.max_rss_mb):.0f}",
             ]
-            for name in (PIPELINE + suffix, LOADER + suffix):
-                if case.checks[name].problems:
-                    problems.append(f"{case.api} {name}: {case.checks[name].summary()}")
+            problems.extend(
+                f"{case.api} {name}: {case.checks[name].summary()}"
+                for name in (PIPELINE + suffix, LOADER + suffix)
+                if case.checks[name].problems
+            )
         row.append("; ".join(problems) or "0")
         settings_rows.append(row)
     settings_head = ["loader settings"]
@@ -919,31 +929,35 @@ def report_cases(report: Any, cases: list[Case], table: Callable, settings_note:
         "",
         *table(settings_head, settings_rows),
         "",
-        "Each run loads one API into a fresh database of one embedded PostgreSQL (throwaway: "
-        "fsync off), from one sandbox process (`--warm`, no latency, unpaced). **meltano run**: "
-        "`meltano run tap-commerce-<api> target-postgres` in a copy of the shipped meltano.yml "
-        "(plugins linked to .meltano; the sandbox's `--write-env` file as its `.env`; Meltano's "
-        "system database in the same database, schema `meltano`). **dlt**: `rest_api_source` "
-        "with the fixed seed config (as parts a and b; shop's shipping zones keyed on `uuid`), "
-        "`pipeline.run()` into the `postgres` destination, `write_disposition: merge` on the "
-        "primary key, uncompressed load files. **tap alone**: the Meltano plugin's tap-commerce "
-        "with the config Meltano gives it, stdout to /dev/null (and once to a file). **loader "
-        "alone**: the plugin's target-postgres on that file, with meltano.yml's loader settings "
-        "(load_method upsert, add_record_metadata, activate_version, hard_delete false). Candidate "
-        "settings reach the loader as TARGET_POSTGRES_* variables: for the loader alone with "
-        "`--config ENV`, for meltano run in a project copy declaring the three settings (no "
-        f"values). {rounds_note}Wall time is process start to exit; CPU time and "
-        "peak RSS come from `wait4` through benchmarks/rss_launcher.py (for meltano run: CPU "
-        "summed over Meltano, tap and loader; the peak of the largest of them).",
+        (
+            "Each run loads one API into a fresh database of one embedded PostgreSQL (throwaway: "
+            "fsync off), from one sandbox process (`--warm`, no latency, unpaced). **meltano run**: "
+            "`meltano run tap-commerce-<api> target-postgres` in a copy of the shipped meltano.yml "
+            "(plugins linked to .meltano; the sandbox's `--write-env` file as its `.env`; Meltano's "
+            "system database in the same database, schema `meltano`). **dlt**: `rest_api_source` "
+            "with the fixed seed config (as parts a and b; shop's shipping zones keyed on `uuid`), "
+            "`pipeline.run()` into the `postgres` destination, `write_disposition: merge` on the "
+            "primary key, uncompressed load files. **tap alone**: the Meltano plugin's tap-commerce "
+            "with the config Meltano gives it, stdout to /dev/null (and once to a file). **loader "
+            "alone**: the plugin's target-postgres on that file, with meltano.yml's loader settings "
+            "(load_method upsert, add_record_metadata, activate_version, hard_delete false). Candidate "
+            "settings reach the loader as TARGET_POSTGRES_* variables: for the loader alone with "
+            "`--config ENV`, for meltano run in a project copy declaring the three settings (no "
+            f"values). {rounds_note}Wall time is process start to exit; CPU time and "
+            "peak RSS come from `wait4` through benchmarks/rss_launcher.py (for meltano run: CPU "
+            "summed over Meltano, tap and loader; the peak of the largest of them)."
+        ),
         "",
         settings_note,
         "",
-        "Mismatches: after each load every row is read back and compared with the sandbox's "
-        "records. target-postgres tables: every key present once, no extra row, no row marked "
-        "deleted, every column (tests/warehouse.py's comparison: decimals exact to the last "
-        "digit, date-times as instants, objects and arrays field by field). dlt tables: keys, "
-        "duplicates and every top-level scalar column (dlt's names; decimals, date-times, "
-        "strings, integers, booleans); its flattened objects and child tables are not compared.",
+        (
+            "Mismatches: after each load every row is read back and compared with the sandbox's "
+            "records. target-postgres tables: every key present once, no extra row, no row marked "
+            "deleted, every column (tests/warehouse.py's comparison: decimals exact to the last "
+            "digit, date-times as instants, objects and arrays field by field). dlt tables: keys, "
+            "duplicates and every top-level scalar column (dlt's names; decimals, date-times, "
+            "strings, integers, booleans); its flattened objects and child tables are not compared."
+        ),
         "",
         *lines,
     ]

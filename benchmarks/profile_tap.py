@@ -23,7 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
+import itertools
+
+from harness import (
     BIN,
     PY,
     TOOLS,
@@ -48,14 +50,20 @@ STAGES = [
     ("date-time normalisation (tap)", ("normalize_datetimes",)),
     ("per-request metric log line (SDK)", ("_write_request_duration_log",)),
     ("deselected-property check per record (SDK)", ("pop_deselected_record_properties",)),
-    ("RECORD serialise and write (tap BlockWriter)", ("write_message", "write_records", "write_record")),
+    (
+        "RECORD serialise and write (tap BlockWriter)",
+        ("write_message", "write_records", "write_record"),
+    ),
     ("RECORD message build (SDK)", ("_generate_record_messages", "_write_record_message")),
     ("bookmark update per record (SDK)", ("_increment_stream_state",)),
     ("rest of parse_response (tap: envelope, fan-out check)", ("parse_response",)),
     ("rest of the page loop (paginator, metrics)", ("request_pages", "request_records")),
     ("window filter and field check (tap get_records)", ("get_records",)),
     ("bookmark of a page (tap)", ("_bookmark_chunk",)),
-    ("rest of the record loop (SDK's, or the tap's page at a time)", ("_sync_pages", "_sync_records")),
+    (
+        "rest of the record loop (SDK's, or the tap's page at a time)",
+        ("_sync_pages", "_sync_records"),
+    ),
     ("start-up (imports, settings, discovery)", ("<module>",)),
 ]
 
@@ -64,7 +72,7 @@ def timeline(requests: list[dict]) -> dict[str, float]:
     """Mean server time per page and mean client gap (response sent → next request)."""
     log = sorted((r for r in requests if r["api"] == "payments"), key=lambda r: r["time"])
     server = [r["duration"] for r in log]
-    gaps = [b["time"] - (a["time"] + a["duration"]) for a, b in zip(log, log[1:], strict=False)]
+    gaps = [b["time"] - (a["time"] + a["duration"]) for a, b in itertools.pairwise(log)]
     span = log[-1]["time"] + log[-1]["duration"] - log[0]["time"]
     return {
         "pages": len(log),
@@ -175,12 +183,16 @@ def main() -> int:
                     f"{run.cpu / args.records * 1e6:.1f} |"
                 )
             out += [
-                "Per-page timeline (sandbox request log): *server* = time the sandbox spent on a "
-                "page; *client* = from the response leaving the sandbox to the next request "
-                "arriving (the client's decoding and per-record work for that page).",
+                (
+                    "Per-page timeline (sandbox request log): *server* = time the sandbox spent on a "
+                    "page; *client* = from the response leaving the sandbox to the next request "
+                    "arriving (the client's decoding and per-record work for that page)."
+                ),
                 "",
-                "| tool | wall s | CPU s | pages | server ms/page | client ms/page "
-                "| CPU µs/record |",
+                (
+                    "| tool | wall s | CPU s | pages | server ms/page | client ms/page "
+                    "| CPU µs/record |"
+                ),
                 "|---|---|---|---|---|---|---|",
                 *rows,
             ]

@@ -13,13 +13,14 @@ is the command's.
 import json
 import os
 import sys
+from pathlib import Path
 
 
 def main() -> int:
     out, *command = sys.argv[1:]
     pid = os.posix_spawnp(command[0], command, os.environ)
     _, status, usage = os.wait4(pid, 0)
-    with open(out, "w", encoding="utf-8") as f:
+    with Path(out).open("w", encoding="utf-8") as f:
         json.dump({"max_rss_kib": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime}, f)
     return os.waitstatus_to_exitcode(status)
 

@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
+import itertools
+
+from harness import (
     BENCH,
     TOOLS,
     Run,
@@ -46,8 +48,8 @@ from harness import (  # noqa: E402
     work_directory,
 )
 
-from tap_commerce.apis import API_TAPS  # noqa: E402
-from tap_commerce.settings import DEFAULT_MAX_CONCURRENCY  # noqa: E402
+from tap_commerce.apis import API_TAPS
+from tap_commerce.settings import DEFAULT_MAX_CONCURRENCY
 
 SHOP_CHILDREN = ("products_images", "products_reviews", "product_options", "products_variations")
 APIS = ("storefront", "payments", "shop", "digital", "orders")
@@ -139,9 +141,7 @@ PLAIN_ROUNDS = 3
 RATE_LIMIT_ROUNDS = 2
 
 
-def bench_large_stream(
-    report: Report, work: Path, sizes: tuple[int, int], repeat: int = 3
-) -> None:
+def bench_large_stream(report: Report, work: Path, sizes: tuple[int, int], repeat: int = 3) -> None:
     stream = "order_payments"
     runs: dict[tuple[str, int], Run] = {}
     tools = TOOLS
@@ -213,15 +213,19 @@ def bench_large_stream(
     )
     lines += [
         "",
-        f"payments `{stream}`, {large:,} records (and {small:,} for the memory check), no latency, "
-        "sandbox warmed. Output: the taps' stdout to /dev/null; dlt `pipeline.extract()` "
-        f"(no destination) into uncompressed jsonl files {sink}. Records/s = records ÷ the "
-        "process's wall time, start-up included. Each tool: the fastest of "
-        f"{repeat} round{'s' if repeat > 1 else ''} (the plain singer-sdk tap: of at most "
-        f"{PLAIN_ROUNDS}), the tools taking turns.",
+        (
+            f"payments `{stream}`, {large:,} records (and {small:,} for the memory check), no latency, "
+            "sandbox warmed. Output: the taps' stdout to /dev/null; dlt `pipeline.extract()` "
+            f"(no destination) into uncompressed jsonl files {sink}. Records/s = records ÷ the "
+            "process's wall time, start-up included. Each tool: the fastest of "
+            f"{repeat} round{'s' if repeat > 1 else ''} (the plain singer-sdk tap: of at most "
+            f"{PLAIN_ROUNDS}), the tools taking turns."
+        ),
         "",
-        f"tap-commerce ÷ dlt records/s: **{vs_dlt:.2f}×**; "
-        f"tap-commerce ÷ plain singer-sdk: **{vs_plain:.2f}×**.",
+        (
+            f"tap-commerce ÷ dlt records/s: **{vs_dlt:.2f}×**; "
+            f"tap-commerce ÷ plain singer-sdk: **{vs_plain:.2f}×**."
+        ),
     ]
     report.section("(a) Large stream: throughput and peak memory", lines)
     report.at_least("a1", "records/s: tap-commerce ÷ dlt", vs_dlt, 1.5)
@@ -275,7 +279,11 @@ def bench_concurrency(report: Report, work: Path, products: int) -> None:
         )
         expected = {s: sandbox.streams()["shop"][s] for s in selected}
         plan = [
-            (f"tap-commerce, max_concurrency {DEFAULT_MAX_CONCURRENCY} (default)", tap_command(config, tap_catalog), False),
+            (
+                f"tap-commerce, max_concurrency {DEFAULT_MAX_CONCURRENCY} (default)",
+                tap_command(config, tap_catalog),
+                False,
+            ),
             (
                 "dlt, parallelized children",
                 dlt_command(config, folder / "dlt-parallel", selected, parallel=True),
@@ -313,11 +321,13 @@ def bench_concurrency(report: Report, work: Path, products: int) -> None:
     )
     lines += [
         "",
-        f"shop, {products} products with their 4 sub-resources (images, reviews, options, "
-        "variations), 50 ms added to every request, unpaced. Both dlt runs use the fixed seed "
-        "config with a paginator that also stops on a short page (so they send the same "
-        "requests as the tap); `parallelized: True` is set on the 4 child resources, dlt's "
-        "extract pool left at its default size.",
+        (
+            f"shop, {products} products with their 4 sub-resources (images, reviews, options, "
+            "variations), 50 ms added to every request, unpaced. Both dlt runs use the fixed seed "
+            "config with a paginator that also stops on a short page (so they send the same "
+            "requests as the tap); `parallelized: True` is set on the 4 child resources, dlt's "
+            "extract pool left at its default size."
+        ),
     ]
     report.section("(b) Concurrency: shop sub-resources at 50 ms latency", lines)
     seq = runs[plan[2][0]]
@@ -377,7 +387,7 @@ def bench_rate_limits(
             ratio, sync_ratio = run.wall / ideal, sync / ideal
             # the longest silence between two requests, against the pacing interval: a
             # stall (the machine busy elsewhere, a retry) shows here rather than in pacing
-            gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
+            gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
             rows.append(
                 [
                     api,
@@ -426,16 +436,18 @@ def bench_rate_limits(
     )
     lines += [
         "",
-        f"Sandbox with `--rate-limits --time-scale {time_scale}` (each API's limit, "
-        f"{1 / time_scale:g}× faster), configs as the sandbox writes them: `requests_per_second` "
-        "= the contract's pacing ÷ time scale (storefront 4.5, shop 2, digital 1 per second, "
-        "scaled). Every stream of the API. ideal = requests ÷ allowed rate. *sync* runs "
-        "from the first request the sandbox received to the tap's exit; *start-up* "
-        "(interpreter, imports, settings, catalog) comes before it, is the same whatever the "
-        "limit, and is shown apart. The targets are judged on the whole process (wall ÷ ideal); "
-        "sync ÷ ideal is the pacing alone. The longest gap between two requests, beside the "
-        "pacing interval, shows a stall of the run if there was one. Each API is synced "
-        f"{RATE_LIMIT_ROUNDS} times and the faster sync is shown; 429s are those of all of them.",
+        (
+            f"Sandbox with `--rate-limits --time-scale {time_scale}` (each API's limit, "
+            f"{1 / time_scale:g}× faster), configs as the sandbox writes them: `requests_per_second` "
+            "= the contract's pacing ÷ time scale (storefront 4.5, shop 2, digital 1 per second, "
+            "scaled). Every stream of the API. ideal = requests ÷ allowed rate. *sync* runs "
+            "from the first request the sandbox received to the tap's exit; *start-up* "
+            "(interpreter, imports, settings, catalog) comes before it, is the same whatever the "
+            "limit, and is shown apart. The targets are judged on the whole process (wall ÷ ideal); "
+            "sync ÷ ideal is the pacing alone. The longest gap between two requests, beside the "
+            "pacing interval, shows a stall of the run if there was one. Each API is synced "
+            f"{RATE_LIMIT_ROUNDS} times and the faster sync is shown; 429s are those of all of them."
+        ),
     ]
     report.section("(c) Rate-limited syncs", lines)
 
@@ -500,7 +512,7 @@ def classify(api: str, config: dict, request: dict) -> str:
     path = request["path"]
     if api == "orders" and path == urlsplit(config["token_url"]).path:
         return "(token)"
-    relative = path[len(base) :] if path.startswith(base) else path
+    relative = path.removeprefix(base)
     child = _CHILD_PATH.match(relative) if api == "shop" else None
     if child:
         return _CHILD_STREAM[child.group(1)]
@@ -572,13 +584,15 @@ def bench_request_counts(report: Report, work: Path) -> None:
     )
     lines += [
         "",
-        "One full sync per API, every stream, no state, unlimited sandbox at scale 1. Counts "
-        "come from the sandbox's request log. Minimum: one request per page at the tap's "
-        "default page size (storefront 50, fixed by the server; payments 100; shop 20; "
-        "digital 50; orders 200), plus one empty page only where a list's last page is "
-        "exactly full and the API gives no total or next link (shop, digital); shop's "
-        "countries is one page; each shop sub-resource one request per product (more only "
-        "for a product with more rows than a page); orders one token request.",
+        (
+            "One full sync per API, every stream, no state, unlimited sandbox at scale 1. Counts "
+            "come from the sandbox's request log. Minimum: one request per page at the tap's "
+            "default page size (storefront 50, fixed by the server; payments 100; shop 20; "
+            "digital 50; orders 200), plus one empty page only where a list's last page is "
+            "exactly full and the API gives no total or next link (shop, digital); shop's "
+            "countries is one page; each shop sub-resource one request per product (more only "
+            "for a product with more rows than a page); orders one token request."
+        ),
         "",
         "<details><summary>per stream</summary>",
         "",
@@ -675,9 +689,11 @@ def main() -> int:
         if args.quick:
             doc += ["*Quick (smoke) run: small sizes, figures not comparable to a full run.*", ""]
         doc += [
-            "Generated by `make bench` (benchmarks/run.py); every figure below comes from "
-            "this one run. The machine is shared, so compare ratios within the run rather "
-            "than absolute times across runs. benchmarks/README.md says what each part does.",
+            (
+                "Generated by `make bench` (benchmarks/run.py); every figure below comes from "
+                "this one run. The machine is shared, so compare ratios within the run rather "
+                "than absolute times across runs. benchmarks/README.md says what each part does."
+            ),
             "",
             *table(["machine", ""], [[k, v] for k, v in facts.items()]),
             "",

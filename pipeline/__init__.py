@@ -1,0 +1,1 @@
+"""The demo pipeline: Meltano runs of the taps into PostgreSQL, and the server they load."""

@@ -18,15 +18,18 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from psycopg import sql
 
 from pipeline.meltano import API_IDS, MeltanoError, installed, meltano, run_environment
 from pipeline.postgres import EmbeddedServer, Server, named_server, psql_path
 from tap_commerce.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 WAREHOUSE_DATABASE = "warehouse"
 SEED = 1
@@ -43,8 +46,17 @@ SELECT day, shop.orders, shop.revenue, payments.payments, payments.captured AS c
 FROM shop FULL JOIN payments USING (day)
 ORDER BY day DESC LIMIT 7"""
 
+
+class Change(TypedDict):
+    """How much a run changes the sandbox's store (`Sandbox.mutate`'s arguments)."""
+
+    added: int
+    updated: int
+    deleted: int
+
+
 #: each run after the first changes the sandbox's store by this much, in every stream
-CHANGE = {"added": 5, "updated": 5, "deleted": 2}
+CHANGE: Change = {"added": 5, "updated": 5, "deleted": 2}
 
 Snapshot = dict[str, dict[str, tuple[str, bool]]]
 
@@ -53,7 +65,8 @@ def snapshot(server: Server, schemas: Iterable[str]) -> Snapshot:
     """``{"schema.table": {key: (digest of the row's data columns, deleted)}}`` for every
     table of ``schemas``; the digest leaves out target metadata (``_sdc_*``), so it changes
     exactly when the record does, and ``deleted`` is whether target-postgres marked the row
-    deleted at the source (``_sdc_deleted_at``)."""
+    deleted at the source (``_sdc_deleted_at``).
+    """
     found: Snapshot = {}
     with server.connect() as conn:
         tables = conn.execute(
@@ -102,7 +115,8 @@ def snapshot(server: Server, schemas: Iterable[str]) -> Snapshot:
 
 def changes(before: Snapshot, after: Snapshot) -> dict[str, tuple[int, int, int, int, int]]:
     """``{"schema.table": (rows, of them live, inserted, updated, deleted)}`` between two
-    snapshots: deleted counts the rows newly marked deleted."""
+    snapshots: deleted counts the rows newly marked deleted.
+    """
     result = {}
     for table, rows in after.items():
         old = before.get(table, {})
@@ -118,7 +132,8 @@ def changes(before: Snapshot, after: Snapshot) -> dict[str, tuple[int, int, int,
     return result
 
 
-def revenue_per_day(server: Server) -> list[tuple]:
+def revenue_per_day(server: Server) -> list[tuple[Any, ...]]:
+    """The rows of `REVENUE_PER_DAY`."""
     with server.connect() as conn:
         return conn.execute(REVENUE_PER_DAY).fetchall()
 
@@ -126,9 +141,11 @@ def revenue_per_day(server: Server) -> list[tuple]:
 class History:
     """The demo sandbox's history (``runs.json``): the anchor day of its data and the
     moment of every change made to its store, replayed on each run so that run N sees the
-    store as run N−1 left it, moved on by one change."""
+    store as run N−1 left it, moved on by one change.
+    """
 
     def __init__(self, path: Path) -> None:
+        """The history kept in ``path`` (none yet if it does not exist)."""
         self.path = path
         data = json.loads(path.read_text()) if path.exists() else {}
         self.anchor: str = data.get("anchor") or datetime.now(timezone.utc).date().isoformat()
@@ -137,9 +154,13 @@ class History:
 
     def sandbox(self, scale: float) -> Sandbox:
         """The sandbox with every earlier change replayed and, after the first run, one
-        more change made now."""
+        more change made now.
+        """
         replaying: list[int] = []
-        clock: Callable[[], float] = lambda: replaying[0] / 1000 if replaying else time.time()  # noqa: E731
+
+        def clock() -> float:
+            return replaying[0] / 1000 if replaying else time.time()
+
         sandbox = Sandbox(seed=SEED, scale=scale, anchor=self.anchor, clock=clock)
         for moment in self.changes:
             replaying[:] = [moment]
@@ -150,24 +171,31 @@ class History:
         return sandbox
 
     def save(self) -> None:
+        """Count this run and write the history back."""
         self.runs += 1
         data = {"anchor": self.anchor, "changes": self.changes, "runs": self.runs}
         self.path.write_text(json.dumps(data) + "\n")
 
 
-def _print_table(rows: list[tuple], headers: tuple[str, ...]) -> None:
+def _print_table(rows: Sequence[tuple[object, ...]], headers: tuple[str, ...]) -> None:
     cells = [headers, *[tuple("" if v is None else str(v) for v in row) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         left = row[0].ljust(widths[0])
-        print("  " + "  ".join([left, *(v.rjust(w) for v, w in zip(row[1:], widths[1:]))]))
+        print(
+            "  "
+            + "  ".join([left, *(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=False))])
+        )
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the demo (see the module docstring); the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default="demo", help="where the server's data, history and logs live")
+    parser.add_argument(
+        "--dir", default="demo", help="where the server's data, history and logs live"
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="sandbox data volume")
     parser.add_argument("--stop", action="store_true", help="stop the embedded server at the end")
     args = parser.parse_args(argv)
@@ -218,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     counted = changes(before, after)
     print(f"\nWhat PostgreSQL holds now ({len(counted)} tables, read back by SQL):")
     rows = [(table, *numbers) for table, numbers in counted.items()]
-    totals = tuple(sum(row[i] for row in rows) for i in (1, 2, 3, 4, 5))
+    totals = tuple(sum(numbers[i] for numbers in counted.values()) for i in range(5))
     _print_table(
         [*rows, ("total", *totals)],
         ("schema.table", "rows", "live", "inserted", "updated", "deleted"),

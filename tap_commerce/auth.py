@@ -8,16 +8,23 @@ is shared by every stream and thread.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import typing as t
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import requests
 from requests.auth import AuthBase, HTTPBasicAuth
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
+
+    import requests
 
 __all__ = ["BearerAuth", "HTTPBasicAuth", "OAuthClientCredentials", "QueryKeyAuth"]
 
@@ -26,9 +33,12 @@ class BearerAuth(AuthBase):
     """``Authorization: Bearer <token>``."""
 
     def __init__(self, token: str) -> None:
+        """Send ``token``."""
         self.token = token
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:  # noqa: D102
+    @override
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the ``Authorization`` header."""
         request.headers["Authorization"] = f"Bearer {self.token}"
         return request
 
@@ -41,15 +51,16 @@ class QueryKeyAuth(AuthBase):
     """
 
     def __init__(self, name: str, value: str) -> None:
+        """Send ``value`` as query parameter ``name``."""
         self.name = name
         self.value = value
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:  # noqa: D102
-        parts = urlsplit(request.url)
+    @override
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Put the key in the URL's query, in place of any value it had there."""
+        parts = urlsplit(request.url or "")
         kept = [
-            pair
-            for pair in parts.query.split("&")
-            if pair and pair.split("=", 1)[0] != self.name
+            pair for pair in parts.query.split("&") if pair and pair.split("=", 1)[0] != self.name
         ]
         kept.append(urlencode({self.name: self.value}))
         request.url = urlunsplit(parts._replace(query="&".join(kept)))
@@ -75,10 +86,13 @@ class OAuthClientCredentials(AuthBase):
         client_id: str,
         client_secret: str,
         scopes: str | None,
-        post: Callable[[str, dict, requests.auth.AuthBase], dict],
+        post: Callable[[str, dict[str, str], AuthBase], dict[str, t.Any]],
         on_token: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``post(token_url, form, client_auth)`` sends the token request and returns the
+        decoded answer; ``on_token`` is told each new token (to mask it in logs).
+        """
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -91,7 +105,9 @@ class OAuthClientCredentials(AuthBase):
         self._renew_at = 0.0
         self.token_requests = 0
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:  # noqa: D102
+    @override
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the ``Authorization`` header to a current token."""
         request.headers["Authorization"] = f"Bearer {self.access_token()}"
         return request
 
@@ -129,7 +145,10 @@ class OAuthClientCredentials(AuthBase):
 
 
 def _seconds(value: object) -> float | None:
+    """``expires_in`` as seconds (none below 0), if it is a number or a numeric string."""
+    if not isinstance(value, str | t.SupportsFloat):
+        return None
     try:
-        return max(float(value), 0.0)  # type: ignore[arg-type]
+        return max(float(value), 0.0)
     except (TypeError, ValueError):
         return None

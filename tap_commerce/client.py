@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
+import sys
 import typing as t
 from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 
@@ -43,11 +46,16 @@ from tap_commerce.transport import (
     describe_response,
 )
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Iterable, Iterator
     from concurrent.futures import Future
 
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record, RequestFunc
     from singer_sdk.pagination import BaseAPIPaginator
     from singer_sdk.streams.rest import PageContext
 
@@ -92,13 +100,13 @@ class Window:
         return (self.lower_text is None or value >= self.lower_text) and value <= self.upper_text
 
 
-def load_schema(api: str, stream: str) -> dict:
+def load_schema(api: str, stream: str) -> dict[str, t.Any]:
     """The JSON schema of a stream: inside the wheel, or at the repository's top level."""
-    packaged = resources.files("tap_commerce").joinpath("schemas", api, f"{stream}.json")
-    if packaged.is_file():
-        return json.loads(packaged.read_text(encoding="utf-8"))
-    source_tree = Path(__file__).resolve().parent.parent / "schemas" / api / f"{stream}.json"
-    return json.loads(source_tree.read_text(encoding="utf-8"))
+    packaged = resources.files("tap_commerce") / "schemas" / api / f"{stream}.json"
+    if not packaged.is_file():
+        packaged = Path(__file__).resolve().parent.parent / "schemas" / api / f"{stream}.json"
+    schema: dict[str, t.Any] = json.loads(packaged.read_text(encoding="utf-8"))
+    return schema
 
 
 class CommerceStream(StreamOutput):
@@ -119,6 +127,7 @@ class CommerceStream(StreamOutput):
     _tap: TapCommerce
 
     def __init__(self, tap: TapCommerce) -> None:
+        """The stream of the class's `Endpoint` row, with the schema of its API."""
         endpoint = self.endpoint
         super().__init__(
             tap,
@@ -137,38 +146,47 @@ class CommerceStream(StreamOutput):
     # -- request -----------------------------------------------------------------------
 
     @property
-    def url_base(self) -> str:  # noqa: D102
+    @override
+    def url_base(self) -> str:
         # paths start with "/": joining keeps the base URL's own path, without "//"
         return self._tap.settings.base_url.rstrip("/")
 
     @property
-    def http_headers(self) -> dict:  # noqa: D102
+    @override
+    def http_headers(self) -> dict[str, str]:
         return {"User-Agent": self._tap.settings.user_agent, "Accept": "application/json"}
 
     @property
-    def authenticator(self) -> requests.auth.AuthBase:  # noqa: D102
+    @override
+    def authenticator(self) -> requests.auth.AuthBase:
         return self._tap.authenticator
 
     @property
-    def requests_session(self) -> requests.Session:  # noqa: D102
+    @override
+    def requests_session(self) -> requests.Session:
         return self._tap.transport.session()
 
     @property
-    def timeout(self) -> float:  # noqa: D102
+    @override
+    def timeout(self) -> float:  # type: ignore[override]  # singer-sdk 0.54.9 says int; requests takes seconds as a float
         return self._tap.settings.request_timeout
 
-    def get_new_paginator(self) -> BaseAPIPaginator:  # noqa: D102
+    @override
+    def get_new_paginator(self) -> BaseAPIPaginator[t.Any]:
+        """The API's paginator; every API's stream class defines it."""
         raise NotImplementedError
 
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002
+    def request_params(self, context: Context | None, token: t.Any) -> dict[str, t.Any]:  # noqa: ARG002 - the hook's arguments, for the APIs' overrides
         """Query parameters of a page (pagination and filters); overridden per API."""
         return {}
 
-    def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:  # noqa: ANN401
+    @override
+    def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
         """Prepare a page's request without the session's merge, which costs as much as
         the rest of preparing: of what the session adds, its default headers are merged
         here, auth is applied on every attempt by `_request`, and its cookies (none of
-        these APIs sets any) still take the session's path when there are some."""
+        these APIs sets any) still take the session's path when there are some.
+        """
         session = self.requests_session
         if session.cookies:
             return super().build_prepared_request(*args, **kwargs)
@@ -184,6 +202,7 @@ class CommerceStream(StreamOutput):
         )
         return prepared
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Build a page's request; a next-page URL from the API is used verbatim."""
         token = page.next_page_token
@@ -196,9 +215,11 @@ class CommerceStream(StreamOutput):
             params=self.request_params(page.stream_context, token),
         )
 
-    def request_decorator(self, func: Callable) -> Callable:
+    @override
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """Retries happen in the run's one `Transport`, not in backoff decorators; it
-        counts the requests (and 429s) in the stream's `progress`, whatever the thread."""
+        counts the requests (and 429s) in the stream's `progress`, whatever the thread.
+        """
         label = f"stream '{self.name}'"
 
         def call(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
@@ -208,6 +229,7 @@ class CommerceStream(StreamOutput):
 
         return call
 
+    @override
     def _request(
         self,
         prepared_request: requests.PreparedRequest,
@@ -229,7 +251,11 @@ class CommerceStream(StreamOutput):
             self._write_request_duration_log(
                 endpoint=self.path, response=response, context=context, extra_tags=None
             )
-            if response.status_code == 401 and isinstance(auth, OAuthClientCredentials) and not renewed:  # noqa: PLR2004
+            if (
+                response.status_code == HTTPStatus.UNAUTHORIZED
+                and isinstance(auth, OAuthClientCredentials)
+                and not renewed
+            ):
                 token = used.removeprefix("Bearer ") if used else None
                 auth.invalidate(token)
                 renewed = True
@@ -237,6 +263,7 @@ class CommerceStream(StreamOutput):
             self.validate_response(response)
             return response
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort a response into retry, fail, skip, or decode (and attach its `Page`)."""
         status = response.status_code
@@ -244,9 +271,9 @@ class CommerceStream(StreamOutput):
             raise RetriableAPIError(describe_response(response), response)
         if status in (401, 403):
             raise AuthError(self._tap.auth_failure(self.name, response))
-        if status == 404 and self.endpoint.parent:  # noqa: PLR2004
+        if status == HTTPStatus.NOT_FOUND and self.endpoint.parent:
             raise ParentGoneError
-        if status >= 300:  # noqa: PLR2004
+        if status >= HTTPStatus.MULTIPLE_CHOICES:
             where = self._tap.transport.where(response.request)
             msg = f"stream '{self.name}': {where} answered {describe_response(response)}"
             raise ApiError(msg)
@@ -254,9 +281,10 @@ class CommerceStream(StreamOutput):
             body = decode_json(response.content)
         except ValueError as exc:
             raise InvalidBodyError(str(exc), response) from None
-        response.tap_page = Page(body, self.extract_records(body, response))  # type: ignore[attr-defined]
+        page = Page(body, self.extract_records(body, response))
+        response.tap_page = page  # type: ignore[attr-defined]  # the decoded page travels with it (`page_of`)
 
-    def extract_records(self, body: t.Any, response: requests.Response) -> list[dict]:  # noqa: ANN401
+    def extract_records(self, body: t.Any, response: requests.Response) -> list[Record]:
         """The records of a decoded body, by the stream's envelope."""
         selector = self.endpoint.selector
         if self.envelope is Envelope.WRAPPERS:
@@ -283,7 +311,8 @@ class CommerceStream(StreamOutput):
             raise BadResponseError(msg)
         return records
 
-    def parse_response(self, response: requests.Response) -> Iterator[dict]:
+    @override
+    def parse_response(self, response: requests.Response) -> Iterator[Record]:
         """The page's records with their date-times in canonical form."""
         records = page_of(response).records
         self._extracted_at = datetime.now(timezone.utc).isoformat()
@@ -303,7 +332,7 @@ class CommerceStream(StreamOutput):
         self._pages_read += 1
         return iter(records)
 
-    def _missing_key(self, record: dict, response: requests.Response) -> None:
+    def _missing_key(self, record: Record, response: requests.Response) -> None:
         """A record without its key cannot be merged or told apart: stop, naming it."""
         key = self.primary_keys[0]
         where = self._tap.transport.where(response.request)
@@ -311,7 +340,12 @@ class CommerceStream(StreamOutput):
         msg = f"stream '{self.name}': {where} returned a record without its key '{key}': {shown!r}"
         raise BadResponseError(msg)
 
-    def _unparseable_dates(self, record: dict, paths: list[str], response: requests.Response) -> None:
+    def _unparseable_dates(
+        self, record: Record, paths: list[str], response: requests.Response
+    ) -> None:
+        """A replication key that is not a date-time stops the stream; another field is
+        kept as it came, with a warning once.
+        """
         key = self.replication_key
         if key in paths:
             where = self._tap.transport.where(response.request)
@@ -330,11 +364,13 @@ class CommerceStream(StreamOutput):
                 record.get(path, "…"),
             )
 
+    @override
     def _whole_pages(self) -> bool:
         """Whether `_sync_pages` may stand in for singer-sdk's record loop: a selected
         stream with no partitions and no child streams, records passing through
         unchanged (`_passes_through`), no record limit, and no override of the per-record
-        hooks the loop would call."""
+        hooks the loop would call.
+        """
         cls = type(self)
         return (
             self.selected
@@ -343,15 +379,16 @@ class CommerceStream(StreamOutput):
             and self.ABORT_AT_RECORD_COUNT is None
             and cls.post_process is RESTStream.post_process
             and cls.get_records is CommerceStream.get_records
-            and cls._process_record is RESTStream._process_record
+            and cls._process_record is RESTStream._process_record  # noqa: SLF001 - this class's own hook
             and self._passes_through()
         )
 
-    def fetch_pages(self, context: Context | None) -> Iterable[list[dict]]:
+    @override
+    def fetch_pages(self, context: Context | None) -> Iterable[list[Record]]:
         """The pages of records the API returns for a context; overridden by children."""
         return self.request_pages(context)
 
-    def request_pages(self, context: Context | None) -> Iterator[list[dict]]:
+    def request_pages(self, context: Context | None) -> Iterator[list[Record]]:
         """singer-sdk's page loop (`RESTStream.request_records`), a page at a time: the
         same requests, metrics and end-of-list rules, each page's records as one list.
 
@@ -400,14 +437,14 @@ class CommerceStream(StreamOutput):
                     failure = None
                     try:
                         paginator.advance(response)
-                    except Exception as exc:  # noqa: BLE001 - raised below
+                    except Exception as exc:  # noqa: BLE001 - raised below, after this page's records
                         failure = exc
                     if ahead and failure is None and not paginator.finished:
                         nxt = self._prepare_request(context=context, page=paginator)
                         future = fanout.submit(send, nxt, context)
                         page_number = self._pages_read
                         future.add_done_callback(
-                            lambda f, n=page_number: self._prefetch_on_arrival(f, n)
+                            functools.partial(self._prefetch_on_arrival, page=page_number)
                         )
                         pending = (nxt, future)
                     yield records
@@ -418,16 +455,19 @@ class CommerceStream(StreamOutput):
                 if pending is not None:
                     pending[1].cancel()  # queued: never sent; in flight: its answer is dropped
 
-    def request_records(self, context: Context | None) -> Iterator[dict]:
+    @override
+    def request_records(self, context: Context | None) -> Iterator[Record]:
         """The records of every page (see `request_pages`)."""
         for page in self.request_pages(context):
             yield from page
 
-    def get_records(self, context: Context | None) -> Iterator[dict]:
+    @override
+    def get_records(self, context: Context | None) -> Iterator[Record]:
         """Records to emit: unknown fields dropped, the incremental window applied.
 
         Emitted records are counted in `progress` a page at a time; a parent's one at a
-        time instead, as it goes (`_parent_records`)."""
+        time instead, as it goes (`_parent_records`).
+        """
         if self.child_streams:
             yield from self._parent_records(context)
             return
@@ -444,11 +484,12 @@ class CommerceStream(StreamOutput):
             # the SDK's loop has written the page's records
             self._page_written(kept if selected else 0)
 
-    def _parent_records(self, context: Context | None) -> Iterator[dict]:
+    def _parent_records(self, context: Context | None) -> Iterator[Record]:
         """`get_records` of a stream with child streams. The SDK writes each record after
         its children, whose lists take a request each: its records are counted one by one,
         so that a progress line due meanwhile (see `ChildStream._page_written`) counts
-        the records written until then, not those of the last whole page."""
+        the records written until then, not those of the last whole page.
+        """
         admitted = self._admitted
         progress = self.progress
         count = 1 if self.selected else 0
@@ -465,9 +506,11 @@ class CommerceStream(StreamOutput):
             # every child list of this parent has been taken (or never will be)
             self._tap.fanout.close()
 
-    def _admitted(self, record: dict) -> bool:
+    @override
+    def _admitted(self, record: Record) -> bool:
         """Fields the schema does not know dropped or kept (`admit_fields`); then whether
-        the window admits the record (both record loops ask this of every record)."""
+        the window admits the record (both record loops ask this of every record).
+        """
         if not self._fields.issuperset(record):
             self.admit_fields(record, self._fields)
         if self.in_window(record):
@@ -475,9 +518,10 @@ class CommerceStream(StreamOutput):
         self._held_back += 1
         return False
 
-    def in_window(self, record: dict) -> bool:
+    def in_window(self, record: Record) -> bool:
         """Whether the incremental window admits a record (always, for full-table streams
-        and for a record whose replication key is null: it cannot be placed, so it is kept)."""
+        and for a record whose replication key is null: it cannot be placed, so it is kept).
+        """
         key = self.replication_key
         value = record.get(key) if key else None
         return value is None or self.window.admits(value)
@@ -487,67 +531,81 @@ class CommerceStream(StreamOutput):
     @property
     def progress(self) -> Progress:
         """This run's tracker of the stream (made at the start of its sync; for a child
-        stream, of its parent's)."""
+        stream, of its parent's).
+        """
         progress = self._progress
         if progress is None:
             progress = self._progress = Progress(self.name, self._tap.logger)
         return progress
 
+    @override
     def _start_progress(self) -> None:
         """A new tracker for the stream, and for the child streams it syncs: they run
-        while it does."""
+        while it does.
+        """
         progress = self._progress = Progress(self.name, self._tap.logger)
         for child in self._syncing_children():
-            child._progress = Progress(child.name, self._tap.logger, every=progress.every)  # noqa: SLF001
-            child._parent_progress = progress  # noqa: SLF001
+            child.follow(progress)
 
+    @override
     def _finish_progress(self, outcome: str | None) -> None:
         """The stream's summary line, then its children's: they finished with its last
-        page (each child list is synced right after its parent record)."""
+        page (each child list is synced right after its parent record).
+        """
         self.progress.finish(outcome)
         for child in self._syncing_children():
             child.log_summary(outcome)
 
+    @override
     def _syncing_children(self) -> list[ChildStream]:
         return [
             c for c in self.child_streams
             if isinstance(c, ChildStream) and (c.selected or c.has_selected_descendents)
         ]  # fmt: skip
 
+    @override
     def _page_written(self, records: int) -> None:
         """A page's records went out (``records`` of them emitted)."""
         self.progress.written(records)
 
-    def records_left(self, page: Page, token: t.Any) -> int | None:  # noqa: ANN401, ARG002, PLR6301
+    def records_left(self, page: Page, token: t.Any) -> int | None:  # noqa: ARG002 - the hook's arguments, for the APIs' overrides
         """How many records the API's total says are still to come after ``page`` (read
-        with paginator token ``token``); None where the API reports no total."""
+        with paginator token ``token``); None where the API reports no total.
+        """
         return None
 
     # -- parent side of child streams ------------------------------------------------
 
-    def generate_child_contexts(self, record: dict, context: Context | None) -> Iterable[Context | None]:
+    @override
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[Context | None]:
         """singer-sdk asks for (and copies) a child context for every record, children or
-        not; a stream without child streams has none to give."""
+        not; a stream without child streams has none to give.
+        """
         if not self.child_streams:
             return ()
         return super().generate_child_contexts(record, context)
 
-    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002, D102
+    @override
+    def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
+        """The parent's key: what a child stream's path is filled from."""
         return {ChildStream.parent_key: record[self.primary_keys[0]]}
 
     def _children_of_every_record(self) -> bool:
         """``child_sync: all``: children of records the window keeps out are read too, so
-        a new review of an unchanged product still arrives."""
+        a new review of an unchanged product still arrives.
+        """
         return self._tap.settings.child_sync == "all" or not self.replication_key
 
-    def outside_window(self, record: dict, context: Context | None) -> None:
+    def outside_window(self, record: Record, context: Context | None) -> None:
         """A record the window keeps out is not emitted; its children may still be."""
         if self.child_streams and self._children_of_every_record():
             self._process_record(record, child_context=context)
 
     _pages_read = 0
 
-    def _prefetch_children(self, records: list[dict], page: int) -> None:
+    def _prefetch_children(self, records: list[Record], page: int) -> None:
         children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
         if not children:
             return
@@ -560,7 +618,8 @@ class CommerceStream(StreamOutput):
         """A parent's next page, fetched ahead by the pool, submits its children's fetches
         the moment it arrives (on the worker thread), so the pool does not drain while the
         main thread finishes the current page. Under ``child_sync: changed`` the window
-        needs canonical date-times first: the main thread submits them (`parse_response`)."""
+        needs canonical date-times first: the main thread submits them (`parse_response`).
+        """
         if future.cancelled() or future.exception() is not None:
             return
         if not self._children_of_every_record():
@@ -571,9 +630,10 @@ class CommerceStream(StreamOutput):
         if any(record.get(key) is None for record in records):
             return  # the main thread stops the stream on it
         self._prefetch_children(records, page)
-        response.tap_children_fetched = True  # type: ignore[attr-defined]
+        response.tap_children_fetched = True  # type: ignore[attr-defined]  # read in parse_response
 
-    def _report_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
+    @override
+    def _report_once(self, topic: str, message: str, *args: t.Any) -> None:
         if topic not in self._reported:
             self._reported.add(topic)
             self.logger.warning(message, *args)
@@ -583,7 +643,8 @@ class CommerceStream(StreamOutput):
     @property
     def window(self) -> Window:
         """This run's window: from bookmark − lookback (else start_date, else the
-        beginning) to end_date (else the moment the sync started)."""
+        beginning) to end_date (else the moment the sync started).
+        """
         if self._window is None:
             self._window = self._compute_window()
         return self._window
@@ -624,26 +685,29 @@ class CommerceStream(StreamOutput):
 class OffsetLimitStream(CommerceStream):
     """``offset``/``limit`` lists (payments, shop, orders): pages of ``page_size``."""
 
-    def get_new_paginator(self) -> BaseAPIPaginator:  # noqa: D102
+    @override
+    def get_new_paginator(self) -> BaseAPIPaginator[t.Any]:
         if not self.endpoint.paginated:
             return SinglePagePaginator()
         return OffsetPaginator(t.cast("int", self._tap.settings.page_size), self.is_last_page)
 
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
+    @override
+    def request_params(self, context: Context | None, token: t.Any) -> dict[str, t.Any]:
         if not self.endpoint.paginated:
             return {}
         return {**self.filter_params(), "offset": token, "limit": self._tap.settings.page_size}
 
-    def filter_params(self) -> dict:
+    def filter_params(self) -> dict[str, t.Any]:
         """The API's server-side date filter, sent on every page (none by default)."""
         return {}
 
-    def is_last_page(self, page: Page, next_offset: int) -> bool:  # noqa: PLR6301
+    def is_last_page(self, page: Page, next_offset: int) -> bool:
         """A full page is the last when the body's ``total`` says so."""
         total = _total(page)
         return total is not None and next_offset >= total
 
-    def records_left(self, page: Page, token: t.Any) -> int | None:  # noqa: ANN401, D102, PLR6301
+    @override
+    def records_left(self, page: Page, token: t.Any) -> int | None:
         total = _total(page)
         if total is None:
             return None
@@ -661,7 +725,7 @@ def _total(page: Page) -> int | None:
     return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
-def _parse_bookmark(value: t.Any, stream: str) -> datetime:  # noqa: ANN401
+def _parse_bookmark(value: t.Any, stream: str) -> datetime:
     try:
         return parse_datetime(str(value))
     except ValueError:
@@ -677,13 +741,13 @@ class ChildStream(CommerceStream):
     run's fan-out pool; a 404 (parent deleted since it was listed) skips the parent.
     """
 
-    state_partitioning_keys: t.ClassVar[list[str]] = []  # type: ignore[misc]
+    state_partitioning_keys: t.ClassVar[list[str]] = []
     parent_key: t.ClassVar[str] = "prd_id"
     _parents_read = 0  # parents whose children were read, and how many children in all
     _rows_read = 0
     _parent_progress: Progress | None = None  # the parent's tracker (see _start_progress)
 
-    def fetch(self, context: Context) -> list[dict]:
+    def fetch(self, context: Context) -> list[Record]:
         """All records of one parent (safe to call from a fan-out worker thread)."""
         try:
             records = list(self.request_records(context))
@@ -699,28 +763,39 @@ class ChildStream(CommerceStream):
             record[self.parent_key] = parent_id
         return records
 
-    def fetch_pages(self, context: Context | None) -> Iterable[list[dict]]:  # noqa: D102
-        assert context is not None  # noqa: S101 - children always run with a context
+    @override
+    def fetch_pages(self, context: Context | None) -> Iterable[list[Record]]:
+        """The parent's list: taken from the fan-out pool, else fetched now."""
+        if context is None:
+            msg = f"stream '{self.name}': a child stream is synced for a parent, with its context"
+            raise TypeError(msg)
         fetched = self._tap.fanout.take(self, context)
         records = self.fetch(context) if fetched is None else fetched
         self._parents_read += 1
         self._rows_read += len(records)
         return [records]
 
+    @override
     def _page_written(self, records: int) -> None:
         """A parent's children went out; the parent's progress line may be due too: its
-        own pages come only once all the children of a page are written."""
+        own pages come only once all the children of a page are written.
+        """
         parent = self._parent_progress
         if parent is not None:
             parent.check()
         super()._page_written(records)
 
+    def follow(self, parent: Progress) -> None:
+        """A new tracker of its own for this run, and the parent's (see `_start_progress`)."""
+        self._progress = Progress(self.name, self._tap.logger, every=parent.every)
+        self._parent_progress = parent
+
     def log_summary(self, outcome: str | None = None) -> None:
         """The stream's one summary line for the whole run, after its parent's (its
         per-parent lines are at DEBUG, see `redact.PerParentFilter`), on the tap's
-        logger: ``done`` (or how it stopped, ``outcome``) and the parents read."""
+        logger: ``done`` (or how it stopped, ``outcome``) and the parents read.
+        """
         self.progress.finish(
             outcome,
             f"; {self._rows_read:,} records read for {self._parents_read:,} {self.endpoint.parent}",
         )
-

@@ -23,7 +23,8 @@ class BadResponseError(TapCommerceError):
 
 class InputError(TapCommerceError):
     """A state or catalog file the run cannot use (missing, not JSON, the wrong shape, a
-    stream the API does not have); the tap stops before any request."""
+    stream the API does not have); the tap stops before any request.
+    """
 
 
 class ParentGoneError(Exception):

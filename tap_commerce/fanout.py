@@ -20,7 +20,15 @@ from concurrent.futures import Future
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from singer_sdk.helpers.types import Context, Record
+
     from tap_commerce.client import ChildStream
+
+    #: a queued call: (priority, order of submission, its future, the call, its arguments);
+    #: the future and the call are None in the item that stops a thread
+    _Item: t.TypeAlias = tuple[
+        int, int, Future[t.Any] | None, t.Callable[..., t.Any] | None, tuple[t.Any, ...]
+    ]
 
 T = t.TypeVar("T")
 
@@ -32,18 +40,22 @@ FIRST, NEXT = 0, 1
 class PriorityPool:
     """``workers`` threads taking calls by priority (`FIRST` before `NEXT`), in order of
     submission within one priority: `concurrent.futures.ThreadPoolExecutor` with its FIFO
-    queue made a priority queue."""
+    queue made a priority queue.
+    """
 
     def __init__(self, workers: int, name: str) -> None:
-        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        """Start ``workers`` threads named ``<name>_<n>``."""
+        self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
         self._order = itertools.count()
         self._threads = [
-            threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True) for n in range(workers)
+            threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True)
+            for n in range(workers)
         ]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, call: t.Callable[..., T], *args: t.Any, priority: int = NEXT) -> Future[T]:  # noqa: ANN401
+    def submit(self, call: t.Callable[..., T], *args: t.Any, priority: int = NEXT) -> Future[T]:
+        """Queue ``call(*args)`` at ``priority``; its future."""
         future: Future[T] = Future()
         self._queue.put((priority, next(self._order), future, call, args))
         return future
@@ -51,7 +63,7 @@ class PriorityPool:
     def _work(self) -> None:
         while True:
             _, _, future, call, args = self._queue.get()
-            if future is None:
+            if future is None or call is None:
                 return
             if not future.set_running_or_notify_cancel():
                 continue
@@ -81,13 +93,16 @@ class FanOut:
     """A pool of ``workers`` threads and the child lists it is fetching."""
 
     def __init__(self, workers: int) -> None:
+        """No threads yet: the pool starts with the first fetch submitted."""
         self.workers = workers
         self._pool: PriorityPool | None = None
         self._lock = threading.Lock()
         #: (child stream, parent id) -> (parent page number, the fetch)
-        self._pending: dict[tuple[str, t.Any], tuple[int, Future]] = {}
+        self._pending: dict[tuple[str, t.Any], tuple[int, Future[list[Record]]]] = {}
 
-    def prefetch(self, children: Iterable[ChildStream], contexts: list[dict], page: int = 0) -> None:
+    def prefetch(
+        self, children: Iterable[ChildStream], contexts: list[dict[str, t.Any]], page: int = 0
+    ) -> None:
         """Start fetching every child list of parent page number ``page``.
 
         Safe from any thread: a parent's next page submits its children as soon as it
@@ -108,9 +123,10 @@ class FanOut:
                     if key not in self._pending:
                         self._pending[key] = (page, pool.submit(child.fetch, context))
 
-    def submit(self, call: t.Callable[..., T], *args: t.Any) -> Future[T]:  # noqa: ANN401
+    def submit(self, call: t.Callable[..., T], *args: t.Any) -> Future[T]:
         """Run a parent's next page in the pool, before any queued child list; untracked
-        by `discard`."""
+        by `discard`.
+        """
         return self._executor().submit(call, *args, priority=FIRST)
 
     def _executor(self) -> PriorityPool:
@@ -118,7 +134,7 @@ class FanOut:
             self._pool = PriorityPool(self.workers, "fanout")
         return self._pool
 
-    def take(self, child: ChildStream, context: dict) -> list[dict] | None:
+    def take(self, child: ChildStream, context: Context) -> list[Record] | None:
         """The prefetched list for a context (waiting for it), or None if never submitted.
 
         A worker's exception (an auth failure, retries exhausted) is raised here, on the

@@ -6,6 +6,7 @@ naming it (`InputError`), where singer-sdk would give a traceback or take a list
 from __future__ import annotations
 
 import sys
+import typing as t
 from pathlib import Path
 
 from singer_sdk.helpers._util import load_json
@@ -14,6 +15,7 @@ from tap_commerce.errors import InputError
 
 
 def describe_file(kind: str, path: str) -> str:
+    """How a message names an input file (``-``: standard input)."""
     return f"{kind} file '{path}'" if path != "-" else f"{kind} on standard input"
 
 
@@ -63,7 +65,7 @@ _STATE_SHAPE = 'a Singer state is an object such as {"bookmarks": {}}'
 _CATALOG_SHAPE = "a Singer catalog is an object with a 'streams' list, as --discover writes"
 
 
-def read_state_file(path: str) -> dict:
+def read_state_file(path: str) -> dict[str, t.Any]:
     """The state of ``--state``: a JSON object whose ``bookmarks`` (if any) map streams
     to objects, as singer-sdk's `Tap.load_state` reads it.
 
@@ -92,7 +94,7 @@ def read_state_file(path: str) -> dict:
     return state
 
 
-def read_catalog_file(path: str) -> dict:
+def read_catalog_file(path: str) -> dict[str, t.Any]:
     """The catalog of ``--catalog``: a JSON object whose ``streams`` list holds objects
     with a ``tap_stream_id`` each, as singer-sdk's `Catalog.from_dict` reads it.
 

@@ -15,7 +15,9 @@ fractions) and the ones the APIs use that it never accepts (more than 6 fraction
 
 from __future__ import annotations
 
+import enum
 import re
+import typing as t
 from datetime import date, datetime, timedelta, timezone
 
 UTC = timezone.utc
@@ -30,15 +32,15 @@ _ISO = re.compile(
 )
 
 
-def parse_datetime(value: str) -> datetime:
+def parse_datetime(value: object) -> datetime:
     """Parse an ISO 8601 / RFC 3339 date or date-time; naive values are UTC.
 
     Raises:
-        ValueError: if the value is not a date-time.
+        ValueError: if the value is not a date-time (a string that is not one, or no string).
     """
     if not isinstance(value, str):
         msg = f"not a date-time string: {value!r}"
-        raise ValueError(msg)  # noqa: TRY004 - callers catch ValueError only
+        raise ValueError(msg)  # noqa: TRY004 - callers catch ValueError only: it is no date-time
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -53,6 +55,7 @@ def parse_datetime(value: str) -> datetime:
 
 
 def _parse_slow(value: str) -> datetime:
+    """`parse_datetime` of the forms ``datetime.fromisoformat`` rejects."""
     match = _ISO.fullmatch(value.strip())
     if not match:
         msg = f"not an RFC 3339 date-time: {value!r}"
@@ -95,6 +98,10 @@ def format_datetime(moment: datetime) -> str:
 # then ``Z``, ``±HH:00`` or nothing) are checked and respelt by string operations and table
 # lookups; anything else (an offset with minutes, another separator…) takes the general
 # path, `_general`, which also says why a value is refused.
+if t.TYPE_CHECKING:
+    #: (hours to add for UTC, the UTC day before, the day, the day after)
+    _Day: t.TypeAlias = tuple[int, str | None, str, str | None]
+
 _memo: dict[str, str] = {}
 _MEMO_SIZE = 4096
 _HOURS = {f"{h:02d}": h for h in range(24)}
@@ -102,7 +109,7 @@ _HH = [f"{h:02d}" for h in range(24)]
 _SIXTY = frozenset(f"{m:02d}" for m in range(60))
 _UTC_OFFSETS = ("", "Z", "+00:00", "-00:00")
 #: day + offset -> (hours to add for UTC, the UTC day before, the day, the day after)
-_days: dict[str, tuple[int, str | None, str, str | None] | None] = {}
+_days: dict[str, _Day | None] = {}
 _ONE_DAY = timedelta(days=1)
 
 
@@ -123,8 +130,9 @@ def normalize_datetime(value: str) -> str:
 def _canonical(value: str) -> str:
     """An offset of whole hours moves only the hour, and the day when it crosses
     midnight: minutes, seconds and fraction are copied once checked, and what a day and
-    an offset give (`_day`) is worked out once."""
-    if value.__class__ is not str or len(value) < 19:  # noqa: PLR2004
+    an offset give (`_day`) is worked out once.
+    """
+    if value.__class__ is not str or len(value) < 19:  # noqa: PLR2004 - len("YYYY-MM-DDTHH:MM:SS")
         return _general(value)
     if value[-1] == "Z":
         body, offset = value[:-1], "Z"
@@ -134,18 +142,18 @@ def _canonical(value: str) -> str:
         body, offset = value, ""
     size = len(body)
     if (
-        size < 19  # noqa: PLR2004
+        size < 19  # noqa: PLR2004 - positions in "YYYY-MM-DDTHH:MM:SS.ffffff"
         or body[10] != "T"
         or body[13] != ":"
         or body[16] != ":"
         or body[14:16] not in _SIXTY
         or body[17:19] not in _SIXTY
-        or (size != 19 and (body[19] != "." or size > 26 or not body[20:].isdigit()))  # noqa: PLR2004
+        or (size != 19 and (body[19] != "." or size > 26 or not body[20:].isdigit()))  # noqa: PLR2004 - the same
     ):
         return _general(value)
     hour = _HOURS.get(body[11:13])
     key = body[:10] + offset
-    day = _days.get(key, False)
+    day: _Day | t.Literal[False] | None = _days.get(key, False)
     if day is False:
         day = _day(body[:10], offset)
         if len(_days) >= _MEMO_SIZE:
@@ -157,7 +165,7 @@ def _canonical(value: str) -> str:
     hour += shift
     if hour < 0:
         text, hour = before, hour + 24
-    elif hour > 23:  # noqa: PLR2004
+    elif hour > 23:  # noqa: PLR2004 - the last hour of a day
         text, hour = after, hour - 24
     else:
         text = same
@@ -174,9 +182,10 @@ def _general(value: str) -> str:
     return format_datetime(parse_datetime(value))
 
 
-def _day(text: str, offset: str) -> tuple[int, str | None, str, str | None] | None:
+def _day(text: str, offset: str) -> _Day | None:
     """What `_canonical` needs of a ``YYYY-MM-DD`` and an offset of whole hours, or None
-    when either is not one (the general path then decides)."""
+    when either is not one (the general path then decides).
+    """
     if offset in _UTC_OFFSETS:
         shift = 0
     else:
@@ -203,7 +212,8 @@ def format_millis_z(moment: datetime) -> str:
 
 def floor_millis(moment: datetime) -> datetime:
     """Drop sub-millisecond precision, so a bound sent to an API and the bound used
-    client-side are the same instant."""
+    client-side are the same instant.
+    """
     return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
 
@@ -214,10 +224,11 @@ def utc_date(moment: datetime) -> date:
 
 # --- records -----------------------------------------------------------------------------
 
-DateTimePaths = dict  # {field: None | DateTimePaths}; "*" stands for every array item
+#: {field: None (a date-time) | the paths inside it}; "*" stands for every array item
+DateTimePaths: t.TypeAlias = dict[str, "DateTimePaths | None"]
 
 
-def datetime_paths(schema: dict) -> DateTimePaths:
+def datetime_paths(schema: dict[str, t.Any]) -> DateTimePaths:
     """Where a schema puts date-times, as a tree walked once per record.
 
     Computed once per stream, so the per-record work touches only the fields that need it.
@@ -230,10 +241,16 @@ def datetime_paths(schema: dict) -> DateTimePaths:
     return tree
 
 
-_NOTHING = object()
+class _Nothing(enum.Enum):
+    NOTHING = enum.auto()
 
 
-def _subtree(prop: dict):  # noqa: ANN202
+#: what `_subtree` returns for a property without date-times
+_NOTHING: t.Final = _Nothing.NOTHING
+
+
+def _subtree(prop: dict[str, t.Any]) -> DateTimePaths | _Nothing | None:
+    """The paths of one property: None if it is a date-time, else its subtree."""
     if prop.get("format") == "date-time":
         return None
     if "properties" in prop:

@@ -3,8 +3,8 @@
 singer-sdk's `MsgSpecWriter` flushes stdout after every message, a system call per record
 (every write is one when Python runs unbuffered, as with ``PYTHONUNBUFFERED``). Here RECORD
 lines collect in a buffer that is written out when it reaches 64 KiB and before every other
-message, so a STATE never reaches the target ahead of the records it covers. The tap flushes
-what is left when a sync ends, however it ends.
+message, so a STATE never reaches the target ahead of the records it covers. A stream flushes
+what is left when its sync ends, however it ends (`StreamOutput._sync_records`).
 
 `write_record` is the direct path for a record that needs no stream map, no property
 deselection and no type conformance: the RECORD message is encoded straight from the
@@ -21,6 +21,11 @@ from datetime import datetime, timezone
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.encoding.simple import Message
 
@@ -31,9 +36,12 @@ class BlockWriter(MsgSpecWriter):
     """See the module docstring."""
 
     def __init__(self) -> None:
+        """Start with an empty block."""
         self._pending = bytearray()
 
-    def write_message(self, message: Message) -> None:  # noqa: D102
+    @override
+    def write_message(self, message: Message) -> None:
+        """Add the message to the block; flush unless it is a RECORD in a block not full."""
         self._pending += self.format_message(message)
         if not isinstance(message, RecordMessage) or len(self._pending) >= BLOCK:
             self.flush()
@@ -47,9 +55,12 @@ class BlockWriter(MsgSpecWriter):
             self.flush()
 
     @staticmethod
-    def record_frame(stream: str, version: int | None, time_extracted: str | None) -> tuple[bytes, bytes]:
+    def record_frame(
+        stream: str, version: int | None, time_extracted: str | None
+    ) -> tuple[bytes, bytes]:
         """What goes before and after the record in a RECORD line of ``stream``: the bytes
-        `write_record` would write around it for the same message."""
+        `write_record` would write around it for the same message.
+        """
         head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
         tail = b',"version":' + encoder.encode(version) if version is not None else b""
         when = time_extracted or datetime.now(timezone.utc).isoformat()

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import threading
 import time
+import typing as t
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Pacer:
     """Evenly spaced slots at ``rate`` per second; ``rate <= 0`` means unpaced."""
 
-    def __init__(self, rate: float, *, clock=time.monotonic, sleep=time.sleep) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``rate`` requests per second, timed by ``clock`` and waited out by ``sleep``."""
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self._clock = clock
         self._sleep = sleep

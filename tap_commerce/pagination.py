@@ -9,6 +9,7 @@ exactly full and that gives neither ``total`` nor a link costs one empty-page re
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing as t
 from urllib.parse import urlsplit
 
@@ -16,8 +17,14 @@ from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
 from tap_commerce.errors import BadResponseError
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
     import requests
+    from singer_sdk.helpers.types import Record
 
 __all__ = [
     "KeysetPaginator",
@@ -35,12 +42,12 @@ class Page:
     """One decoded response: the whole body and the records the selector found in it."""
 
     body: t.Any
-    records: list[dict]
+    records: list[Record]
 
 
 def page_of(response: requests.Response) -> Page:
     """The `Page` the request path attached to ``response``."""
-    return t.cast("Page", response.tap_page)  # type: ignore[attr-defined]
+    return t.cast("Page", response.tap_page)  # type: ignore[attr-defined]  # set by CommerceStream.validate_response
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -50,7 +57,7 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
-class NextUrlPaginator(BaseAPIPaginator[t.Optional[str]]):
+class NextUrlPaginator(BaseAPIPaginator[str | None]):
     """Follows an absolute next-page URL verbatim, only on the base URL's origin.
 
     A URL on any other origin stops the sync before anything is sent to it: the request
@@ -58,12 +65,17 @@ class NextUrlPaginator(BaseAPIPaginator[t.Optional[str]]):
     """
 
     def __init__(self, *, base_url: str, locate: t.Callable[[t.Any], t.Any], stream: str) -> None:
+        """``locate(body)`` finds the next-page URL in a decoded body (None: the end);
+        ``stream`` names the stream in messages.
+        """
         super().__init__(None)
         self._origin = origin(base_url)
         self._locate = locate
         self._stream = stream
 
-    def get_next(self, response: requests.Response) -> str | None:  # noqa: D102
+    @override
+    def get_next(self, response: requests.Response) -> str | None:
+        """The next-page URL, refused if it leaves the base URL's origin or repeats."""
         url = self._locate(page_of(response).body)
         if not url:
             return None
@@ -83,16 +95,20 @@ class NextUrlPaginator(BaseAPIPaginator[t.Optional[str]]):
 
 class OffsetPaginator(BaseAPIPaginator[int]):
     """``offset``/``limit``: the next offset, or the end on a short page or when the stream
-    says the page was the last (``is_last(page, next_offset)``: a total reached, no link)."""
+    says the page was the last (``is_last(page, next_offset)``: a total reached, no link).
+    """
 
     def __init__(self, page_size: int, is_last: t.Callable[[Page, int], bool]) -> None:
+        """Pages of ``page_size`` from offset 0."""
         super().__init__(0)
         self.page_size = page_size
         self._is_last = is_last
 
-    def get_next(self, response: requests.Response) -> int | None:  # noqa: D102
+    @override
+    def get_next(self, response: requests.Response) -> int | None:
+        """The offset after this page's records, or None at the end."""
         page = page_of(response)
-        offset = t.cast("int", self.current_value) + len(page.records)
+        offset = self.current_value + len(page.records)
         if len(page.records) < self.page_size or self._is_last(page, offset):
             return None
         return offset
@@ -115,17 +131,20 @@ class KeysetPaginator(BaseAPIPaginator[tuple[t.Any, int]]):
     def __init__(
         self,
         page_size: int,
-        key: t.Callable[[dict], t.Any],
+        key: t.Callable[[Record], t.Any],
         is_last: t.Callable[[Page, int], bool],
     ) -> None:
+        """Pages of ``page_size`` from the window's start (token ``(None, 0)``)."""
         super().__init__((None, 0))
         self.page_size = page_size
         self._key = key
         self._is_last = is_last
 
-    def get_next(self, response: requests.Response) -> tuple[t.Any, int] | None:  # noqa: D102
+    @override
+    def get_next(self, response: requests.Response) -> tuple[t.Any, int] | None:
+        """The last key seen and the records of this page that share it, or None at the end."""
         records = page_of(response).records
-        start, skip = t.cast("tuple[t.Any, int]", self.current_value)
+        start, skip = self.current_value
         if len(records) < self.page_size or self._is_last(page_of(response), skip + len(records)):
             return None
         last = self._key(records[-1])
@@ -143,10 +162,13 @@ class PageNumberPaginator(BaseAPIPaginator[int]):
     """1-based ``page``/``per_page``: the next page number, or the end on a short page."""
 
     def __init__(self, page_size: int) -> None:
+        """Pages of ``page_size`` from page 1."""
         super().__init__(1)
         self.page_size = page_size
 
-    def get_next(self, response: requests.Response) -> int | None:  # noqa: D102
+    @override
+    def get_next(self, response: requests.Response) -> int | None:
+        """The next page number, or None after a short page."""
         if len(page_of(response).records) < self.page_size:
             return None
-        return t.cast("int", self.current_value) + 1
+        return self.current_value + 1

@@ -50,7 +50,8 @@ logger = logging.getLogger("tap-commerce")
 
 def interval() -> float:
     """The interval of this run: ``TAP_COMMERCE_PROGRESS_INTERVAL`` if it holds a
-    positive number of seconds, else 30 s."""
+    positive number of seconds, else 30 s.
+    """
     return _parse_interval(os.environ.get(INTERVAL_ENV))
 
 
@@ -82,6 +83,9 @@ class Progress:
         every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """The tracker of ``stream``, logging on ``log`` every ``every`` seconds (default
+        `interval`), timed by ``clock``.
+        """
         self.stream = stream
         self.log = log
         self.every = interval() if every is None else every
@@ -110,7 +114,8 @@ class Progress:
 
     def read(self, records: int, left: int | None) -> None:
         """A page of ``records`` arrived; ``left``: records still to come by the API's
-        total (None when the API reports none)."""
+        total (None when the API reports none).
+        """
         with self._lock:
             self.records_read += records
             self.left = left
@@ -137,7 +142,8 @@ class Progress:
 
     def finish(self, outcome: str | None = None, detail: str = "") -> None:
         """Log the summary line once: ``done`` (``outcome`` None) or that the stream was
-        stopped (``outcome``, e.g. ``"stopped by an error"``); ``detail`` is appended."""
+        stopped (``outcome``, e.g. ``"stopped by an error"``); ``detail`` is appended.
+        """
         now = self._clock()
         with self._lock:
             if self.ended:
@@ -170,6 +176,10 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+#: durations below this many seconds are written with a tenth
+_TENTHS_BELOW = 10
+
+
 def _seconds(value: float) -> str:
     """``41 s``; below 10 s with a tenth (``2.5 s``), for short intervals."""
-    return f"{value:.1f} s" if value < 10 else f"{value:,.0f} s"  # noqa: PLR2004
+    return f"{value:.1f} s" if value < _TENTHS_BELOW else f"{value:,.0f} s"

@@ -14,13 +14,23 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 MASK = "***"
+#: shorter values are not masked: they would mask ordinary text
+MIN_SECRET_LENGTH = 4
 
 # Credentials that may appear in text even when their value is not known to the filter.
 _PATTERNS = (
-    re.compile(r"(?i)([?&](?:api_key|apikey|access_token|token|client_secret|password)=)[^&\s'\"]+"),
+    re.compile(
+        r"(?i)([?&](?:api_key|apikey|access_token|token|client_secret|password)=)[^&\s'\"]+"
+    ),
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+"),
 )
 
@@ -29,6 +39,7 @@ class Redactor:
     """Knows the secrets of a run and removes them from text."""
 
     def __init__(self) -> None:
+        """No secrets yet (see `add`)."""
         self._secrets: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
@@ -36,7 +47,7 @@ class Redactor:
         """Learn more secrets (settings at start-up, access tokens as they are issued)."""
         with self._lock:
             known = set(self._secrets)
-            known.update(s for s in secrets if s and len(s) >= 4)  # noqa: PLR2004
+            known.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
             # longest first, so a secret that contains another is masked whole
             self._secrets = tuple(sorted(known, key=len, reverse=True))
 
@@ -54,10 +65,13 @@ class SecretFilter(logging.Filter):
     """Rewrites a log record's message and traceback text through a `Redactor`."""
 
     def __init__(self, redactor: Redactor) -> None:
+        """Mask with ``redactor``."""
         super().__init__()
         self.redactor = redactor
 
-    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record's message, traceback and stack text; the record always passes."""
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record must still be logged, masked
@@ -83,11 +97,14 @@ class PerParentFilter(logging.Filter):
     """
 
     def __init__(self, child_streams: set[str], logger_prefix: str) -> None:
+        """Quiet the streams ``child_streams``, whose loggers are ``<logger_prefix>.<name>``."""
         super().__init__()
         self.loggers = {f"{logger_prefix}.{name}" for name in child_streams}
         self.children = child_streams
 
-    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Pass a per-parent INFO line as DEBUG, or drop it when DEBUG is off."""
         if record.levelno != logging.INFO:
             return True
         if record.name in self.loggers:

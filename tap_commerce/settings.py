@@ -10,8 +10,8 @@ here, so ``TAP_COMMERCE_BACKOFF_FACTOR=0.05`` works.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing as t
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from tap_commerce.normalize import parse_datetime
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
 API_IDS = ("storefront", "payments", "shop", "digital", "orders")
 SECRET_SETTINGS = ("api_key", "api_secret", "password", "client_secret")
@@ -33,11 +34,20 @@ class ConfigError(ValueError):
     """A setting is wrong; the message is one line naming it and what is allowed."""
 
 
-def _property(name: str, kind: th.JSONTypeHelper, description: str, **kwargs: t.Any) -> th.Property:
+#: the JSON value of a setting (singer-sdk's bound for a property's type)
+_V = t.TypeVar("_V", bound="str | int | float | bool | list[t.Any] | dict[str, t.Any] | None")
+
+
+def _property(
+    name: str,
+    kind: th.JSONTypeHelper[_V] | type[th.JSONTypeHelper[_V]],
+    description: str,
+    **kwargs: t.Any,
+) -> th.Property[_V]:
     return th.Property(name, kind, description=description, **kwargs)
 
 
-CONFIG_SCHEMA: dict = th.PropertiesList(
+CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     _property(
         "api",
         th.StringType(allowed_values=list(API_IDS)),
@@ -58,13 +68,33 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         secret=True,
         title="API key",
     ),
-    _property("api_secret", th.StringType, "shop: basic-auth password.", secret=True, title="API secret"),
+    _property(
+        "api_secret", th.StringType, "shop: basic-auth password.", secret=True, title="API secret"
+    ),
     _property("username", th.StringType, "digital: basic-auth user name.", title="Username"),
-    _property("password", th.StringType, "digital: basic-auth password.", secret=True, title="Password"),
+    _property(
+        "password", th.StringType, "digital: basic-auth password.", secret=True, title="Password"
+    ),
     _property("client_id", th.StringType, "orders: OAuth2 client id.", title="Client ID"),
-    _property("client_secret", th.StringType, "orders: OAuth2 client secret.", secret=True, title="Client secret"),
-    _property("token_url", th.StringType, "orders: OAuth2 token endpoint (client credentials).", title="Token URL"),
-    _property("oauth_scopes", th.StringType, "orders: space-separated scopes, sent as `scope`.", title="OAuth scopes"),
+    _property(
+        "client_secret",
+        th.StringType,
+        "orders: OAuth2 client secret.",
+        secret=True,
+        title="Client secret",
+    ),
+    _property(
+        "token_url",
+        th.StringType,
+        "orders: OAuth2 token endpoint (client credentials).",
+        title="Token URL",
+    ),
+    _property(
+        "oauth_scopes",
+        th.StringType,
+        "orders: space-separated scopes, sent as `scope`.",
+        title="OAuth scopes",
+    ),
     _property(
         "start_date",
         th.DateTimeType,
@@ -90,7 +120,12 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "at most 100, 100, 50, 200.",
         title="Page size",
     ),
-    _property("max_retries", th.IntegerType, "Retries per request after the first try. Default 3.", title="Max retries"),
+    _property(
+        "max_retries",
+        th.IntegerType,
+        "Retries per request after the first try. Default 3.",
+        title="Max retries",
+    ),
     _property(
         "backoff_factor",
         th.NumberType,
@@ -123,7 +158,12 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "(only of products the run emits).",
         title="Child sync",
     ),
-    _property("request_timeout", th.NumberType, "Seconds before a request times out. Default 60.", title="Request timeout"),
+    _property(
+        "request_timeout",
+        th.NumberType,
+        "Seconds before a request times out. Default 60.",
+        title="Request timeout",
+    ),
     _property(
         "emit_activate_version_messages",
         th.BooleanType,
@@ -139,7 +179,12 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "`keep` them exactly as sent, adding each to the stream's schema (a new SCHEMA).",
         title="Unknown fields",
     ),
-    _property("user_agent", th.StringType, "User-Agent header. Default tap-commerce/<version>.", title="User agent"),
+    _property(
+        "user_agent",
+        th.StringType,
+        "User-Agent header. Default tap-commerce/<version>.",
+        title="User agent",
+    ),
 ).to_dict()
 
 OWN_SETTINGS = frozenset(CONFIG_SCHEMA["properties"])
@@ -300,7 +345,7 @@ def _number(config: Mapping[str, t.Any], name: str, minimum: float, default: flo
         number = float(Decimal(str(value).strip())) if not isinstance(value, bool) else None
     except InvalidOperation:
         number = None
-    if number is None or number != number or number < minimum or number == float("inf"):  # noqa: PLR0124
+    if number is None or math.isnan(number) or number < minimum or number == float("inf"):
         msg = f"setting '{name}' must be a number ≥ {minimum:g}"
         raise ConfigError(msg)
     return number

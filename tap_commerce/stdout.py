@@ -23,6 +23,7 @@ widened by another SCHEMA when a value of another type comes.
 
 from __future__ import annotations
 
+import sys
 import typing as t
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -34,15 +35,20 @@ from singer_sdk.streams.rest import RESTStream
 
 from tap_commerce.output import BlockWriter
 
-if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
-    from singer_sdk.helpers.types import Context
+if t.TYPE_CHECKING:
+    from collections.abc import Generator, Iterable, Sequence
+
+    from singer_sdk.helpers.types import Context, Record
 
     from tap_commerce.tap import TapCommerce
 
 
-def json_type(value: t.Any) -> str:  # noqa: ANN401
+def json_type(value: t.Any) -> str:
     """The JSON Schema type of a decoded JSON value (not null)."""
     if isinstance(value, bool):
         return "boolean"
@@ -71,10 +77,11 @@ class StreamOutput(RESTStream):
 
     # -- hooks of the reading side (tap_commerce.client) -------------------------------
 
-    def fetch_pages(self, context: Context | None) -> Iterable[list[dict]]:
+    def fetch_pages(self, context: Context | None) -> Iterable[list[Record]]:
+        """The pages of records the API returns for ``context``."""
         raise NotImplementedError
 
-    def _admitted(self, record: dict) -> bool:
+    def _admitted(self, record: Record) -> bool:
         raise NotImplementedError
 
     def _whole_pages(self) -> bool:
@@ -89,14 +96,15 @@ class StreamOutput(RESTStream):
     def _finish_progress(self, outcome: str | None) -> None:
         raise NotImplementedError
 
-    def _syncing_children(self) -> list[StreamOutput]:
+    def _syncing_children(self) -> Sequence[StreamOutput]:
         raise NotImplementedError
 
     # -- the record loops --------------------------------------------------------------
 
+    @override
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Iterator[dict]:
+    ) -> Generator[Record, None, None]:
         """singer-sdk's record loop, or `_sync_pages` where it is equivalent.
 
         Overridden because this is where a stream's run begins and ends: a whole stream's
@@ -105,6 +113,8 @@ class StreamOutput(RESTStream):
         finished with its last page), then the summary lines. A child stream's pass for
         one parent (a context) that fails marks the child cut short: singer-sdk goes on
         with the next parent after an aborted child, but the child's read is not complete.
+        A whole stream's sync writes out what the `BlockWriter` holds when it ends, however
+        it ends (its child streams' records included: they are written during it).
         """
         if context is not None:
             try:
@@ -123,6 +133,8 @@ class StreamOutput(RESTStream):
         except BaseException as exc:
             self._finish_progress(_stopped(exc))
             raise
+        finally:
+            self._tap.flush_output()
         self._activate_versions()
         self._finish_progress(None)
 
@@ -168,7 +180,8 @@ class StreamOutput(RESTStream):
 
     # -- RECORD ------------------------------------------------------------------------
 
-    def _write_record_message(self, record: dict) -> None:
+    @override
+    def _write_record_message(self, record: Record) -> None:
         """A RECORD straight from the record when nothing would change it on the way
         (see `_passes_through`); otherwise singer-sdk's path. ``time_extracted`` is when
         the record's page arrived.
@@ -192,7 +205,8 @@ class StreamOutput(RESTStream):
     def _passes_through(self) -> bool:
         """Whether singer-sdk's record path would emit the record unchanged: one stream
         map that is the identity without flattening, every property selected, no type
-        conformance (unknown fields are handled by `admit_fields` already)."""
+        conformance (unknown fields are handled by `admit_fields` already).
+        """
         maps = self.stream_maps
         return (
             isinstance(self._tap.message_writer, BlockWriter)
@@ -206,6 +220,7 @@ class StreamOutput(RESTStream):
 
     # -- SCHEMA ------------------------------------------------------------------------
 
+    @override
     def _write_schema_message(self) -> None:
         """The stream's SCHEMA, once a run.
 
@@ -218,23 +233,31 @@ class StreamOutput(RESTStream):
             super()._write_schema_message()
 
     def _resend_schema(self) -> None:
+        """The SCHEMA again, with the kept fields in every stream map's schema."""
         for stream_map in self.stream_maps:
             schema = getattr(stream_map, "transformed_schema", None)
-            if isinstance(schema, dict) and schema is not self.schema and not stream_map.flattening_enabled:
+            if (
+                isinstance(schema, dict)
+                and schema is not self.schema
+                and not stream_map.flattening_enabled
+            ):
                 schema.setdefault("properties", {}).update(self._kept_schemas())
         super()._write_schema_message()
 
     _kept_types: dict[str, list[str]] | None = None
 
-    def _kept_schemas(self) -> dict[str, dict]:
-        return {name: {"type": [*types, "null"]} for name, types in (self._kept_types or {}).items()}
+    def _kept_schemas(self) -> dict[str, dict[str, t.Any]]:
+        return {
+            name: {"type": [*types, "null"]} for name, types in (self._kept_types or {}).items()
+        }
 
-    def admit_fields(self, record: dict, known: frozenset[str]) -> None:
+    def admit_fields(self, record: Record, known: frozenset[str]) -> None:
         """Fields of ``record`` outside ``known`` (the schema's): dropped, or under
         ``unknown_fields: keep`` kept, each new one (or a new type of one) added to the
         schema with a SCHEMA re-sent before this record is written. A field never seen
         with a value is left out while it is null (a warehouse shows it as null anyway),
-        until its first value types it."""
+        until its first value types it.
+        """
         keep = self._tap.settings.unknown_fields == "keep"
         kept = self._kept_types
         widened = False
@@ -277,21 +300,25 @@ class StreamOutput(RESTStream):
             self.schema.setdefault("properties", {}).update(self._kept_schemas())
             self._resend_schema()
 
-    def _report_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
+    def _report_once(self, topic: str, message: str, *args: t.Any) -> None:
+        """Log a warning once a run per ``topic``."""
         raise NotImplementedError
 
     # -- ACTIVATE_VERSION --------------------------------------------------------------
 
     @property
+    @override
     def emit_activate_version_messages(self) -> bool:
         """Off for singer-sdk, which would write ACTIVATE_VERSION before the records of a
-        full-table stream; `_activate_versions` writes it after them instead."""
+        full-table stream; `_activate_versions` writes it after them instead.
+        """
         return False
 
     def complete_read(self) -> bool:
         """Whether this run reads the API's complete current list of the stream: a
         full-table stream always; a child stream only under ``child_sync: all``; an
-        incremental one only on a full refresh (no bookmark, no start or end date)."""
+        incremental one only on a full refresh (no bookmark, no start or end date).
+        """
         settings = self._tap.settings
         if getattr(self, "parent_stream_type", None) and settings.child_sync != "all":
             return False
@@ -303,32 +330,49 @@ class StreamOutput(RESTStream):
 
     def _begin_versions(self) -> None:
         """The run's version on the stream and its child streams whose read is complete
-        (none unless ``emit_activate_version_messages``), before any of their records."""
+        (none unless ``emit_activate_version_messages``), before any of their records.
+        """
         version = self._tap.run_version if self._tap.settings.emit_activate_version else None
         for stream in (self, *self._syncing_children()):
-            stream._cut_short = False  # noqa: SLF001
-            stream._held_back = 0  # noqa: SLF001
-            complete = version is not None and stream.selected and stream.complete_read()
-            stream._stream_version = version if complete else None  # noqa: SLF001
+            stream.begin_version(version)
+
+    def begin_version(self, version: int | None) -> None:
+        """This run of the stream starts: not cut short, nothing held back, and the run's
+        ``version`` on its records if its read is complete (see `_begin_versions`).
+        """
+        self._cut_short = False
+        self._held_back = 0
+        complete = version is not None and self.selected and self.complete_read()
+        self._stream_version = version if complete else None
 
     def _activate_versions(self) -> None:
         """ACTIVATE_VERSION for the stream and each of its child streams that carried a
-        version and whose read was complete to the end."""
+        version and whose read was complete to the end.
+        """
         for stream in (self, *self._syncing_children()):
-            version = stream._stream_version  # noqa: SLF001
-            if version is None:
-                continue
-            if stream._cut_short or stream._held_back:  # noqa: SLF001
-                why = "cut short" if stream._cut_short else "records outside its window"  # noqa: SLF001
-                stream.logger.info(
-                    "stream '%s': not a complete read (%s); no ACTIVATE_VERSION", stream.name, why
-                )
-                continue
-            stream._write_activate_version_message(version)  # noqa: SLF001
+            stream.activate_version()
+
+    def activate_version(self) -> None:
+        """ACTIVATE_VERSION for this stream, if it carried a version and its read was
+        complete to the end (see `_activate_versions`).
+        """
+        version = self._stream_version
+        if version is None:
+            return
+        if self._cut_short or self._held_back:
+            why = "cut short" if self._cut_short else "records outside its window"
+            self.logger.info(
+                "stream '%s': not a complete read (%s); no ACTIVATE_VERSION", self.name, why
+            )
+            return
+        self._write_activate_version_message(version)
 
     # -- STATE -------------------------------------------------------------------------
 
-    def _increment_stream_state(self, latest_record: dict, *, context: Context | None = None) -> None:
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
         """singer-sdk keeps the largest replication-key value in the progress markers,
         at a cost per record; a record whose (canonical, so string-ordered) value is not
         above the largest seen so far cannot change them, and is skipped.
@@ -345,14 +389,17 @@ class StreamOutput(RESTStream):
                 self._max_seen = value
         super()._increment_stream_state(latest_record, context=context)
 
-    def finalize_state_progress_markers(self, state: dict | None = None) -> dict | None:  # noqa: D102
+    @override
+    def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
+        """singer-sdk's, and the largest replication-key value seen is forgotten with them."""
         self._max_seen = None  # the markers are gone: the next value must reach them again
-        return super().finalize_state_progress_markers(state)
+        super().finalize_state_progress_markers(state)
 
-    def _bookmark_chunk(self, records: list[dict], key: str) -> None:
+    def _bookmark_chunk(self, records: list[Record], key: str) -> None:
         """Offer a run of records to the bookmark as the SDK's loop would one by one: only
         the largest (canonical, so string-ordered) value can change it; a record whose
-        value is not a string goes through on its own, as it would."""
+        value is not a string goes through on its own, as it would.
+        """
         top = None
         for record in records:
             value = record.get(key)

@@ -21,6 +21,7 @@ import threading
 import typing as t
 import warnings
 from datetime import datetime, timezone
+from http import HTTPStatus
 from importlib import metadata
 
 import click
@@ -49,8 +50,16 @@ from tap_commerce.settings import (
 )
 from tap_commerce.transport import Transport, describe_response, network_reason
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
+    from types import TracebackType
+
     from requests.auth import AuthBase
+    from typing_extensions import Self
 
 try:
     VERSION = metadata.version("tap-commerce")
@@ -87,11 +96,14 @@ class TapCommerce(Tap):
     transport: Transport
     fanout: FanOut
 
-    def __new__(cls, *args: t.Any, **kwargs: t.Any) -> TapCommerce:  # noqa: ARG004
+    def __new__(cls, *_args: t.Any, **kwargs: t.Any) -> Self:
         """``TapCommerce(config=...)`` becomes the tap class of the configured API."""
         if cls is TapCommerce:
             parse_env = bool(kwargs.get("parse_env_config"))
-            cls = cls.api_class(kwargs.get("config"), parse_env=parse_env) or cls  # noqa: PLW0642
+            api_class = cls.api_class(kwargs.get("config"), parse_env=parse_env)
+            if api_class is not None:
+                # cls is TapCommerce here, so Self is too: an API's tap class is one
+                return t.cast("Self", super().__new__(api_class))
         return super().__new__(cls)
 
     @classmethod
@@ -105,6 +117,7 @@ class TapCommerce(Tap):
         return api_taps().get(api) if isinstance(api, str) else None
 
     def __init__(self, **kwargs: t.Any) -> None:
+        """singer-sdk's `Tap` (the same arguments), and the run's transport and pools."""
         self.started_at = datetime.now(timezone.utc)
         #: the ``version`` of this run's complete reads (ACTIVATE_VERSION): its start in ms
         self.run_version = int(self.started_at.timestamp() * 1000)
@@ -122,14 +135,11 @@ class TapCommerce(Tap):
             )
             self.fanout = FanOut(self.settings.max_concurrency)
 
-    def sync_all(self) -> None:
-        """Sync every selected stream; what is written is flushed however the sync ends."""
-        try:
-            super().sync_all()
-        finally:
-            writer = self.message_writer
-            if isinstance(writer, BlockWriter):
-                writer.flush()
+    def flush_output(self) -> None:
+        """Write out what the run's `BlockWriter` holds (streams call it when they end)."""
+        writer = self.message_writer
+        if isinstance(writer, BlockWriter):
+            writer.flush()
 
     @property
     def api_id(self) -> str:
@@ -139,7 +149,8 @@ class TapCommerce(Tap):
     # -- settings ----------------------------------------------------------------------
 
     @classproperty
-    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
+    @override
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805 - a classproperty: called with the class
         # singer-sdk rejects a fractional number from the environment and int()s integers
         # with a traceback on bad input; our own settings arrive as strings and
         # `settings.resolve` parses them with a proper message.
@@ -149,6 +160,7 @@ class TapCommerce(Tap):
             schema["properties"][name] = {"type": ["string", "null"]}
         return parse_environment_config(schema, cls._env_var_prefix)
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate the settings of the chosen API; others are ignored.
 
@@ -193,7 +205,9 @@ class TapCommerce(Tap):
             by_name[endpoint.name] = type(f"{cls.__name__}{title}Stream", (base,), attrs)
         return list(by_name.values())
 
-    def discover_streams(self) -> list[CommerceStream]:  # noqa: D102
+    @override
+    def discover_streams(self) -> list[CommerceStream]:
+        """One stream per row of the API's table (`stream_types`)."""
         return [stream_type(self) for stream_type in self.stream_types()]
 
     # -- auth --------------------------------------------------------------------------
@@ -217,6 +231,7 @@ class TapCommerce(Tap):
     # -- command line ------------------------------------------------------------------
 
     @classmethod
+    @override
     def get_singer_command(cls) -> click.Command:
         """singer-sdk's command, with failures reported as one line (no traceback).
 
@@ -231,7 +246,8 @@ class TapCommerce(Tap):
         return command
 
     @classmethod
-    def invoke(  # type: ignore[override]
+    @override
+    def invoke(  # type: ignore[override]  # singer-sdk 0.54.9 takes open files; get_singer_command makes them paths
         cls,
         *,
         about: bool = False,
@@ -263,7 +279,7 @@ class TapCommerce(Tap):
         tap.sync_all()
 
     @classmethod
-    def check_catalog_streams(cls, catalog: dict, source: str) -> None:
+    def check_catalog_streams(cls, catalog: dict[str, t.Any], source: str) -> None:
         """Every stream the catalog names is one of this API's.
 
         Raises:
@@ -283,11 +299,13 @@ class TapCommerce(Tap):
             raise InputError(msg)
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """``--test``: singer-sdk's dry run (SCHEMA, one RECORD per stream and STATE on
         stdout), judged in one line on stderr: which URL answered, or which URL failed
         and how (exit 1). Other log lines are held back unless the log level is DEBUG.
-        ``--test=schema`` is singer-sdk's own."""
+        ``--test=schema`` is singer-sdk's own.
+        """
         if value != CliTestOptionValue.All.value:
             super().cb_test(ctx, param, value)
             return
@@ -315,9 +333,7 @@ class TapCommerce(Tap):
         except Exception as exc:  # noqa: BLE001 - any failure is the test's verdict
             return False, self._connection_failure(exc, probe)
         finally:
-            writer = self.message_writer
-            if isinstance(writer, BlockWriter):
-                writer.flush()
+            self.flush_output()
         url = (probe.answered or self.settings.base_url).split("?", 1)[0]
         url = self.redactor(url)
         return True, f"connection test passed: the {self.api_id} API answered at {url}"
@@ -332,7 +348,10 @@ class TapCommerce(Tap):
                 f"refused the credentials ({describe_response(outcome)}); "
                 f"check setting {self.credential_settings}"
             )
-        elif isinstance(outcome, requests.Response) and outcome.status_code >= 300:  # noqa: PLR2004
+        elif (
+            isinstance(outcome, requests.Response)
+            and outcome.status_code >= HTTPStatus.MULTIPLE_CHOICES
+        ):
             failure = f"answered {describe_response(outcome)}{tries}"
         elif isinstance(outcome, requests.RequestException | OSError):
             failure = f"did not answer: {network_reason(outcome)}{tries}"
@@ -347,7 +366,8 @@ class TapCommerce(Tap):
 class _Probe:
     """Wraps a run's `Transport.send` to remember, for the connection test, the first URL
     that answered (``skip``: an OAuth token URL) and the outcome of the last request (its
-    response, or the exception it raised)."""
+    response, or the exception it raised).
+    """
 
     def __init__(self, transport: Transport, *, skip: str | None = None) -> None:
         self.answered: str | None = None
@@ -365,19 +385,20 @@ class _Probe:
                 raise
             with self._lock:
                 self.last = (url, response)
-                ok = response.status_code < 300  # noqa: PLR2004
+                ok = response.status_code < HTTPStatus.MULTIPLE_CHOICES
                 if self.answered is None and ok and url != skip:
                     self.answered = url
             return response
 
-        transport.send = probe_send  # type: ignore[method-assign]
+        transport.send = probe_send  # type: ignore[method-assign]  # this run's Transport, wrapped on purpose
 
 
 @functools.cache
 def _freeze_at_exit() -> None:
     """The interpreter's last garbage collections at exit walk every object left by
     singer-sdk's imports, about 0.1 s of a run; frozen, they are left to the operating
-    system (objects are still finalised as their references go)."""
+    system (objects are still finalised as their references go).
+    """
     atexit.register(gc.freeze)
 
 
@@ -400,12 +421,13 @@ class _Command(SingerCommand):
         else:
             self.logger.error("%s", " ".join(str(exc).split()))
 
-    def make_context(  # noqa: D102
+    @override
+    def make_context(
         self,
         info_name: str | None,
         args: list[str],
         parent: click.Context | None = None,
-        **extra: t.Any,  # noqa: ANN401
+        **extra: t.Any,
     ) -> click.Context:
         self._setup()
         try:
@@ -414,7 +436,8 @@ class _Command(SingerCommand):
             self._report(exc)
             raise click.exceptions.Exit(1) from None
 
-    def invoke(self, ctx: click.Context) -> t.Any:  # noqa: ANN401, D102
+    @override
+    def invoke(self, ctx: click.Context) -> t.Any:
         self._setup()
         try:
             return click.Command.invoke(self, ctx)
@@ -422,7 +445,13 @@ class _Command(SingerCommand):
             self._report(exc)
             ctx.exit(1)
 
-    def excepthook(self, exc_type, exc_value, exc_traceback) -> None:  # noqa: ANN001, D102
+    @override
+    def excepthook(
+        self,
+        exc_type: type[BaseException],
+        exc_value: BaseException,
+        exc_traceback: TracebackType | None,
+    ) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc_value, exc_traceback)
             return
@@ -433,4 +462,3 @@ class _Command(SingerCommand):
         self.logger.error("%s", " ".join(message.split()))
         if self.logger.isEnabledFor(logging.DEBUG):
             self.logger.debug("traceback", exc_info=(exc_type, exc_value, exc_traceback))
-

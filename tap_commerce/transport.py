@@ -18,6 +18,7 @@ import time
 import typing as t
 from datetime import datetime, timezone
 from decimal import Decimal
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import msgspec
@@ -52,7 +53,7 @@ logger = logging.getLogger("tap-commerce")
 T = t.TypeVar("T")
 
 
-def decode_json(content: bytes) -> t.Any:  # noqa: ANN401
+def decode_json(content: bytes) -> t.Any:
     """Decode a JSON body, keeping every decimal number exact (as `Decimal`).
 
     Raises:
@@ -79,6 +80,11 @@ class Transport:
         wait_for_429_without_retry_after: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """The transport of a run with ``settings``; messages are masked by ``redactor``.
+
+        ``wait_for_429_without_retry_after``: the wait after a 429 that gives no
+        ``Retry-After`` (None: the exponential backoff); ``sleep`` waits (tests pass theirs).
+        """
         self.settings = settings
         self.redact = redactor
         self.pacer = Pacer(settings.requests_per_second, sleep=sleep)
@@ -87,7 +93,7 @@ class Transport:
         self._wait_429 = wait_for_429_without_retry_after
         self.requests_sent = 0
         self._count_lock = threading.Lock()
-        self._proxies: dict[tuple[str, str], dict] = {}
+        self._proxies: dict[tuple[str, str], dict[str, str]] = {}
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -100,7 +106,8 @@ class Transport:
 
     def send(self, prepared: requests.PreparedRequest) -> requests.Response:
         """Send one request, paced; redirects are not followed (see README). The request
-        (and a 429 answer) is counted for the stream this thread is calling for (`call`)."""
+        (and a 429 answer) is counted for the stream this thread is calling for (`call`).
+        """
         self.pacer.acquire()
         with self._count_lock:
             self.requests_sent += 1
@@ -114,24 +121,27 @@ class Transport:
             allow_redirects=False,
             proxies=self._proxies_for(prepared, session),
         )
-        if progress is not None and response.status_code == 429:  # noqa: PLR2004
+        if progress is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
             progress.met_429()
         return response
 
-    def _proxies_for(self, prepared: requests.PreparedRequest, session: requests.Session) -> dict:
+    def _proxies_for(
+        self, prepared: requests.PreparedRequest, session: requests.Session
+    ) -> dict[str, str]:
         """The proxies for the request's origin (``HTTPS_PROXY``, ``NO_PROXY``…), looked up
-        once per origin: requests would read the environment again for every request."""
+        once per origin: requests would read the environment again for every request.
+        """
         origin = urlsplit(prepared.url or "")[:2]
         proxies = self._proxies.get(origin)
         if proxies is None:
-            proxies = self._proxies[origin] = resolve_proxies(prepared, session.proxies, session.trust_env)
+            proxies = self._proxies[origin] = resolve_proxies(
+                prepared, dict(session.proxies), session.trust_env
+            )
         return proxies
 
     # -- retries ----------------------------------------------------------------------
 
-    def call(
-        self, attempt: Callable[[], T], *, label: str, progress: Progress | None = None
-    ) -> T:
+    def call(self, attempt: Callable[[], T], *, label: str, progress: Progress | None = None) -> T:
         """Run ``attempt`` until it succeeds, retrying what the contract says to retry.
 
         Every request sent meanwhile on this thread (every try, and a token request the
@@ -180,15 +190,15 @@ class Transport:
         response = getattr(exc, "response", None)
         if response is not None:
             after = retry_after_seconds(response.headers.get("Retry-After"))
-            if after is None and response.status_code == 429:  # noqa: PLR2004
+            if after is None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
                 after = self._wait_429
             if after is not None:
                 wait = min(after, cap)
-                if response.status_code == 429:  # noqa: PLR2004
+                if response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
                     # the whole run holds off, not just this thread
                     self.pacer.hold(wait)
                 return wait
-        backoff = self.settings.backoff_factor * 2 ** (tries - 1)
+        backoff: float = self.settings.backoff_factor * 2 ** (tries - 1)
         return min(backoff * random.uniform(0.75, 1.25), cap)  # noqa: S311 - jitter, not crypto
 
     # -- messages ---------------------------------------------------------------------
@@ -256,7 +266,9 @@ def api_message(response: requests.Response) -> str:
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
-            parts += [str(first.get(k)) for k in ("errorId", "message", "longMessage") if first.get(k)]
+            parts += [
+                str(first.get(k)) for k in ("errorId", "message", "longMessage") if first.get(k)
+            ]
         for key in ("type", "error", "code", "message", "error_description", "details"):
             value = body.get(key)
             if value not in (None, "", []) and not isinstance(value, (dict, list)):

@@ -367,13 +367,13 @@ def invalid_keys(config: dict[str, Any]) -> list[str]:
     }
     problems: list[str] = []
 
-    def check(where: str, value: Any, allowed: set[str]) -> None:  # noqa: ANN401
+    def check(where: str, value: Any, allowed: set[str]) -> None:
         if isinstance(value, dict):
             problems.extend(f"{where}: unknown key '{k}'" for k in value if k not in allowed)
 
     meant = {"basic": "http_basic", "oauth2": "oauth2_client_credentials"}
 
-    def typed(where: str, value: Any, table: dict[str, Any]) -> None:  # noqa: ANN401
+    def typed(where: str, value: Any, table: dict[str, Any]) -> None:
         if not isinstance(value, dict):
             return
         kind = value.get("type")
@@ -423,7 +423,7 @@ def main() -> int:
             print(f"  - {problem}")
         fixed = fixed_config(api, placeholder)
         errors = validation_errors(fixed) + invalid_keys(fixed)
-        print(f"  fixed config: {'valid' if not errors else errors}")
+        print(f"  fixed config: {errors or 'valid'}")
         failed |= bool(errors)
     return 1 if failed else 0
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dlt_configs import dlt_env, fixed_config  # noqa: E402
+from dlt_configs import dlt_env, fixed_config
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dlt_configs import dlt_env, fixed_config  # noqa: E402
+from dlt_configs import dlt_env, fixed_config
 
 #: Resources whose key is not the seeds' ``primary_key: id``: shop's shipping zones have no
 #: ``id`` (their key is ``uuid``), and a merge on a column that does not exist fails. Only

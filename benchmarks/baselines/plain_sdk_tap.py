@@ -45,7 +45,7 @@ class PaymentsStream(RESTStream):
     def get_new_paginator(self) -> OffsetPaginator:
         return OffsetPaginator(start_value=0, page_size=PAGE_SIZE)
 
-    def get_url_params(self, context, next_page_token) -> dict:  # noqa: ANN001
+    def get_url_params(self, context, next_page_token) -> dict:  # noqa: ANN001, ARG002 - the SDK hook's signature
         return {"offset": next_page_token or 0, "limit": PAGE_SIZE}
 
 

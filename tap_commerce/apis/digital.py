@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
 from requests.auth import HTTPBasicAuth
@@ -11,6 +12,11 @@ from tap_commerce.normalize import utc_date
 from tap_commerce.pagination import PageNumberPaginator
 from tap_commerce.settings import ApiProfile
 from tap_commerce.tap import TapCommerce
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
@@ -24,10 +30,14 @@ class DigitalStream(CommerceStream):
 
     envelope = Envelope.WRAPPERS
 
-    def get_new_paginator(self) -> PageNumberPaginator:  # noqa: D102
+    @override
+    def get_new_paginator(self) -> PageNumberPaginator:
+        """1-based ``page``/``per_page``."""
         return PageNumberPaginator(t.cast("int", self._tap.settings.page_size))
 
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
+    @override
+    def request_params(self, context: Context | None, token: t.Any) -> dict[str, t.Any]:
+        """The page, and the window as whole days (``from``/``to``) on every page."""
         params: dict[str, t.Any] = {"page": token, "per_page": self._tap.settings.page_size}
         window = self.window if self.replication_key else None
         if window is not None and (window.lower is not None or self._tap.settings.end_date):
@@ -58,5 +68,7 @@ class Digital(TapCommerce):
         Endpoint("subscriptions", "/subscriptions", "subscription", "id"),
     )
 
-    def make_authenticator(self) -> AuthBase:  # noqa: D102
+    @override
+    def make_authenticator(self) -> AuthBase:
+        """Basic auth with ``username`` and ``password``."""
         return HTTPBasicAuth(self.config["username"], self.config["password"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
+from http import HTTPStatus
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
@@ -21,9 +23,14 @@ from tap_commerce.transport import (
     describe_response,
 )
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 # Without a filter the API returns only the last 90 days, so one is always sent.
 _BEGINNING = "1970-01-01T00:00:00.000Z"
@@ -32,17 +39,22 @@ _BEGINNING = "1970-01-01T00:00:00.000Z"
 class OrdersStream(OffsetLimitStream):
     """Results in ascending ``last_modified_date`` within ``[from..to]``: paged by keyset
     (each page filters from the last modification date seen), so an order modified during
-    the run cannot make a later page skip one."""
+    the run cannot make a later page skip one.
+    """
 
-    def get_new_paginator(self) -> KeysetPaginator:  # noqa: D102
+    @override
+    def get_new_paginator(self) -> KeysetPaginator:
+        """Keyset pages on the last modification date (see the class docstring)."""
         page_size = t.cast("int", self._tap.settings.page_size)
         return KeysetPaginator(page_size, self._filter_value, self.is_last_page)
 
-    def _filter_value(self, record: dict) -> str | None:
+    def _filter_value(self, record: Record) -> str | None:
         value = record.get(self.replication_key or "")
         return format_millis_z(parse_datetime(value)) if isinstance(value, str) else None
 
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
+    @override
+    def request_params(self, context: Context | None, token: t.Any) -> dict[str, t.Any]:
+        """The window as ``filter`` from the keyset token's date on, and its skip."""
         start, skip = token or (None, 0)
         window = self.window
         lower = start or (format_millis_z(window.lower) if window.lower else _BEGINNING)
@@ -52,7 +64,9 @@ class OrdersStream(OffsetLimitStream):
             "limit": self._tap.settings.page_size,
         }
 
-    def is_last_page(self, page: Page, next_offset: int) -> bool:  # noqa: D102
+    @override
+    def is_last_page(self, page: Page, next_offset: int) -> bool:
+        """``total`` when the body has one, else the absence of a ``next`` link."""
         # ``total`` decides when present; otherwise a page without a ``next`` link is the last
         if isinstance(page.body, dict) and "total" not in page.body:
             return not page.body.get("next")
@@ -77,7 +91,9 @@ class Orders(TapCommerce):
         Endpoint("orders", "/v1/orders", "orders", "order_id", "last_modified_date"),
     )
 
-    def make_authenticator(self) -> AuthBase:  # noqa: D102
+    @override
+    def make_authenticator(self) -> AuthBase:
+        """OAuth2 client credentials, the token requested through the run's transport."""
         return OAuthClientCredentials(
             token_url=self.config["token_url"],
             client_id=self.config["client_id"],
@@ -87,16 +103,18 @@ class Orders(TapCommerce):
             on_token=self.redactor.add,
         )
 
-    def _request_token(self, url: str, form: dict, client_auth: AuthBase) -> dict:
+    def _request_token(
+        self, url: str, form: dict[str, str], client_auth: AuthBase
+    ) -> dict[str, t.Any]:
         """POST the token request through the run's transport (paced, retried)."""
         headers = {"User-Agent": self.settings.user_agent, "Accept": "application/json"}
 
-        def attempt() -> dict:
+        def attempt() -> dict[str, t.Any]:
             request = requests.Request("POST", url, data=form, headers=headers, auth=client_auth)
             response = self.transport.send(request.prepare())
             if response.status_code in RETRYABLE_STATUSES:
                 raise RetriableAPIError(describe_response(response), response)
-            if response.status_code >= 300:  # noqa: PLR2004
+            if response.status_code >= HTTPStatus.MULTIPLE_CHOICES:
                 msg = (
                     f"the orders API's token endpoint refused the client credentials "
                     f"({describe_response(response)}); check settings 'client_id', "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
 from tap_commerce.auth import QueryKeyAuth
@@ -9,13 +10,19 @@ from tap_commerce.client import Endpoint, OffsetLimitStream
 from tap_commerce.settings import ApiProfile
 from tap_commerce.tap import TapCommerce
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
 
 
 class PaymentsStream(OffsetLimitStream):
     """No server-side date filter: every run reads all pages, the window filters.
-    ``total`` may be absent; a short or empty page ends a list either way."""
+    ``total`` may be absent; a short or empty page ends a list either way.
+    """
 
 
 class Payments(TapCommerce):
@@ -37,5 +44,7 @@ class Payments(TapCommerce):
         Endpoint("products", "/v1/products", "data", "id", "updated_at"),
     )
 
-    def make_authenticator(self) -> AuthBase:  # noqa: D102
+    @override
+    def make_authenticator(self) -> AuthBase:
+        """``api_key`` in the query string."""
         return QueryKeyAuth("api_key", self.config["api_key"])

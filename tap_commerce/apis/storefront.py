@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
 from tap_commerce.auth import BearerAuth
@@ -11,12 +12,17 @@ from tap_commerce.pagination import NextUrlPaginator
 from tap_commerce.settings import ApiProfile
 from tap_commerce.tap import TapCommerce
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
     from requests.auth import AuthBase
     from singer_sdk.helpers.types import Context
 
 
-def _next_page_url(body: t.Any) -> t.Any:  # noqa: ANN401
+def _next_page_url(body: t.Any) -> t.Any:
     pagination = body.get("pagination") if isinstance(body, dict) else None
     return pagination.get("nextPageUrl") if isinstance(pagination, dict) else None
 
@@ -24,12 +30,16 @@ def _next_page_url(body: t.Any) -> t.Any:  # noqa: ANN401
 class StorefrontStream(CommerceStream):
     """The server fixes the page size; ``nextPageUrl`` is followed verbatim."""
 
-    def get_new_paginator(self) -> NextUrlPaginator:  # noqa: D102
+    @override
+    def get_new_paginator(self) -> NextUrlPaginator:
+        """Follows ``pagination.nextPageUrl``."""
         return NextUrlPaginator(
             base_url=self._tap.settings.base_url, locate=_next_page_url, stream=self.name
         )
 
-    def request_params(self, context: Context | None, token: t.Any) -> dict:  # noqa: ANN401, ARG002, D102
+    @override
+    def request_params(self, context: Context | None, token: t.Any) -> dict[str, t.Any]:
+        """The window as ``modifiedAfter``/``modifiedBefore``, on the first page only."""
         # First page only (next pages carry their cursor and nothing else). Both bounds or
         # neither; with no lower bound the read is the full, unfiltered history.
         if not self.replication_key or self.window.lower is None:
@@ -65,5 +75,7 @@ class Storefront(TapCommerce):
         Endpoint("profiles", "/profiles", "profiles", "id"),
     )
 
-    def make_authenticator(self) -> AuthBase:  # noqa: D102
+    @override
+    def make_authenticator(self) -> AuthBase:
+        """Bearer ``api_key``."""
         return BearerAuth(self.config["api_key"])

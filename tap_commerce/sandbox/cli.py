@@ -12,7 +12,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import simplejson
 
@@ -27,27 +27,34 @@ from .sandbox import (
     write_env_file,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 
 def _size(text: str) -> tuple[str, int]:
     stream, sep, count = text.partition("=")
     if not sep or not count.isdigit():
-        raise argparse.ArgumentTypeError(f"expected api.stream=N, got {text!r}")
+        msg = f"expected api.stream=N, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
     return stream, int(count)
 
 
 def _position(text: str) -> int:
     if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+        msg = f"expected a non-negative integer, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
     return int(text)
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> dict[str, Any]:
     try:
         value = simplejson.loads(text, use_decimal=True)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+        msg = f"not JSON: {exc}"
+        raise argparse.ArgumentTypeError(msg) from None
     if not isinstance(value, dict) or not value:
-        raise argparse.ArgumentTypeError(f"expected a non-empty JSON object, got {text!r}")
+        msg = f"expected a non-empty JSON object, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
     return value
 
 
@@ -194,14 +201,16 @@ def _serve(args: argparse.Namespace) -> int:
         or args.extra_fields_change is not None
         or args.extra_fields_change_at is not None
     ):
-        raise ValueError(
+        msg = (
             "--extra-fields-api/--extra-fields-stream/--extra-fields-start/"
             "--extra-fields-change/--extra-fields-change-at need --extra-fields"
         )
+        raise ValueError(msg)
     if args.foreign_next_url is not None:
         sandbox.set_foreign_next_url(args.foreign_next_url, path=args.foreign_next_url_path)
     elif args.foreign_next_url_path:
-        raise ValueError("--foreign-next-url-path needs --foreign-next-url")
+        msg = "--foreign-next-url-path needs --foreign-next-url"
+        raise ValueError(msg)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -225,17 +234,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def offline_configs(url: str) -> dict[str, dict]:
+def offline_configs(url: str) -> dict[str, dict[str, Any]]:
     """The configs a sandbox at ``url`` with default credentials and no rate limits has."""
     return {api: tap_config(api, url, DEFAULT_CREDENTIALS[api]) for api in APIS}
 
 
 def _write_configs(args: argparse.Namespace) -> int:
     """Ask the running sandbox for its configs (they reflect its credentials and limits);
-    if it cannot be reached, fall back to the defaults."""
+    if it cannot be reached, fall back to the defaults.
+    """
     url = args.url.rstrip("/")
     try:
-        with urllib.request.urlopen(f"{url}/_admin/configs", timeout=5) as response:
+        with urllib.request.urlopen(f"{url}/_admin/configs", timeout=5) as response:  # noqa: S310 - the user's own --url, read with their rights
             configs = simplejson.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError) as exc:
         print(
@@ -243,7 +253,10 @@ def _write_configs(args: argparse.Namespace) -> int:
         )
         configs = offline_configs(url)
     if not args.directory and not args.env:
-        print("tap-commerce-sandbox write-configs: give a DIRECTORY, --env FILE or both", file=sys.stderr)
+        print(
+            "tap-commerce-sandbox write-configs: give a DIRECTORY, --env FILE or both",
+            file=sys.stderr,
+        )
         return 2
     if args.directory:
         for path in write_config_files(configs, args.directory).values():
@@ -254,6 +267,7 @@ def _write_configs(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``tap-commerce-sandbox``: serve a sandbox, or write the configs of one; the exit status."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":

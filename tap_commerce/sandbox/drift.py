@@ -74,7 +74,8 @@ class ExtraFields:
     ``apis`` (``None``: all) and ``streams`` (``None``: all; each a stream name of any
     selected API, e.g. ``"products_images"``, or ``"api.stream"``) must both match.
     Records at positions ``< start`` get none of them; from ``change_at`` on, the fields in
-    ``changed`` take those values (see the module docstring for what a position is)."""
+    ``changed`` take those values (see the module docstring for what a position is).
+    """
 
     fields: Mapping[str, Any]
     apis: frozenset[str] | None = None
@@ -87,29 +88,36 @@ class ExtraFields:
     changed_members: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """Check the drill and encode its members once."""
         if not isinstance(self.fields, Mapping) or not self.fields:
-            raise TypeError("extra fields must be a non-empty JSON object")
+            msg = "extra fields must be a non-empty JSON object"
+            raise TypeError(msg)
         if not all(isinstance(name, str) and name for name in self.fields):
-            raise TypeError("extra field names must be non-empty strings")
+            msg = "extra field names must be non-empty strings"
+            raise TypeError(msg)
         _position("start", self.start)
         if (self.changed is None) != (self.change_at is None):
-            raise ValueError("extra fields: changed and change_at go together")
+            msg = "extra fields: changed and change_at go together"
+            raise ValueError(msg)
         changed_members = None
         if self.changed is not None:
             if not isinstance(self.changed, Mapping) or not self.changed:
-                raise TypeError("extra fields: changed must be a non-empty JSON object")
+                msg = "extra fields: changed must be a non-empty JSON object"
+                raise TypeError(msg)
             unknown = sorted(set(self.changed) - set(self.fields), key=str)
             if unknown:
-                raise ValueError(
+                msg = (
                     f"extra fields: changed names {', '.join(map(str, unknown))}, "
                     "which are not among the fields"
                 )
-            _position("change_at", self.change_at)
-            if self.change_at < self.start:
-                raise ValueError(
+                raise ValueError(msg)
+            change_at = _position("change_at", self.change_at)
+            if change_at < self.start:
+                msg = (
                     f"extra fields: change_at ({self.change_at}) must not be before "
                     f"start ({self.start})"
                 )
+                raise ValueError(msg)
             object.__setattr__(self, "changed", dict(self.changed))
             changed_members = dumps({**self.fields, **self.changed})[1:-1]
         object.__setattr__(self, "fields", dict(self.fields))
@@ -133,7 +141,8 @@ class ExtraFields:
         names = _names(streams)
         for api in chosen or ():
             if api not in catalog:
-                raise ValueError(f"extra fields: unknown api {api!r}; one of {', '.join(catalog)}")
+                msg = f"extra fields: unknown api {api!r}; one of {', '.join(catalog)}"
+                raise ValueError(msg)
         in_scope = {
             (api, stream)
             for api, api_streams in catalog.items()
@@ -142,10 +151,12 @@ class ExtraFields:
         }
         for name in names or ():
             if not any(name in (stream, f"{api}.{stream}") for api, stream in in_scope):
-                raise ValueError(f"extra fields: no selected api has a stream {name!r}")
+                msg = f"extra fields: no selected api has a stream {name!r}"
+                raise ValueError(msg)
         return cls(fields, chosen, names, start, changed, change_at)
 
     def selects(self, api: str, stream: str) -> bool:
+        """Whether the drill covers ``api.stream``."""
         return (self.apis is None or api in self.apis) and (
             self.streams is None or stream in self.streams or f"{api}.{stream}" in self.streams
         )
@@ -158,12 +169,14 @@ class ExtraFields:
     def add_to(self, fragments: Sequence[str], positions: Iterable[int] | None = None) -> list[str]:
         """Encoded records (compact JSON objects) with the extra fields appended; the
         fragments themselves, cached or not, are left as they are. ``positions`` (one per
-        fragment) is needed unless :attr:`uniform`."""
+        fragment) is needed unless :attr:`uniform`.
+        """
         members = self.members
         if self.uniform:
             return [f"{f[:-1]},{members}}}" if f != "{}" else f"{{{members}}}" for f in fragments]
         if positions is None:
-            raise ValueError("extra fields from a position on need the records' positions")
+            msg = "extra fields from a position on need the records' positions"
+            raise ValueError(msg)
         start = self.start
         change_at = self.change_at if self.change_at is not None else -1
         later = self.changed_members
@@ -195,32 +208,37 @@ class ExtraFields:
 class ForeignNextUrl:
     """``origin`` (``scheme://host[:port][/path]``; ``{port}`` stands for the port the
     client addressed) replaces the request's origin in storefront ``nextPageUrl`` links of
-    requests whose full path ``path`` (a regular expression, ``None``: all) matches."""
+    requests whose full path ``path`` (a regular expression, ``None``: all) matches.
+    """
 
     origin: str
     path: str | None = None
 
     def __post_init__(self) -> None:
+        """Check the origin and the path pattern."""
         origin = str(self.origin).rstrip("/")
         try:
             parts = urlsplit(origin.replace("{port}", "1"))
             _ = parts.port  # raises ValueError on a malformed port
         except ValueError as exc:
-            raise ValueError(f"foreign next URL {self.origin!r}: {exc}") from None
+            msg = f"foreign next URL {self.origin!r}: {exc}"
+            raise ValueError(msg) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"foreign next URL must look like http://host[:port], not {self.origin!r}"
-            )
+            msg = f"foreign next URL must look like http://host[:port], not {self.origin!r}"
+            raise ValueError(msg)
         if parts.query or parts.fragment:
-            raise ValueError("foreign next URL must have no query or fragment")
+            msg = "foreign next URL must have no query or fragment"
+            raise ValueError(msg)
         if self.path is not None:
             try:
                 re.compile(self.path)  # fail early on a bad pattern
             except re.error as exc:
-                raise ValueError(f"foreign next URL path {self.path!r}: {exc}") from None
+                msg = f"foreign next URL path {self.path!r}: {exc}"
+                raise ValueError(msg) from None
         object.__setattr__(self, "origin", origin)
 
     def applies(self, path: str) -> bool:
+        """Whether the drill covers a request's full ``path``."""
         return self.path is None or re.search(self.path, path) is not None
 
     def origin_for(self, port: int | None) -> str:
@@ -228,23 +246,30 @@ class ForeignNextUrl:
         return self.origin.replace("{port}", str(port or 80))
 
     def to_json(self) -> dict[str, Any]:
+        """The drill as the admin endpoint shows it."""
         return {"url": self.origin, "path": self.path}
 
 
 class Drift:
     """The drills in force, shared by every API. Settings are immutable values swapped in
-    whole, so request threads read them without a lock."""
+    whole, so request threads read them without a lock.
+    """
 
     def __init__(self) -> None:
+        """No drill in force."""
         self.extra_fields: ExtraFields | None = None
         self.foreign_next_url: ForeignNextUrl | None = None
 
 
-def _position(name: str, value: object) -> None:
+def _position(name: str, value: object) -> int:
+    """``value``, checked to be a position: an integer ≥ 0."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"extra fields: {name} must be an integer, not {value!r}")
+        msg = f"extra fields: {name} must be an integer, not {value!r}"
+        raise TypeError(msg)
     if value < 0:
-        raise ValueError(f"extra fields: {name} must not be negative, got {value}")
+        msg = f"extra fields: {name} must not be negative, got {value}"
+        raise ValueError(msg)
+    return value
 
 
 def _names(values: Iterable[str] | str | None) -> frozenset[str] | None:

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .data.rand import mix64, unit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 KINDS = (
     "429",
@@ -48,12 +51,15 @@ SLOW_SECONDS = 65.0
 def _kind(kind: object) -> str:
     name = str(kind)
     if name not in KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(KINDS)}")
+        msg = f"unknown fault kind {kind!r}; one of {', '.join(KINDS)}"
+        raise ValueError(msg)
     return name
 
 
 @dataclass(frozen=True)
 class Fault:
+    """One fault to inject: its kind, and how long a ``slow`` one stalls."""
+
     kind: str
     slow_seconds: float = SLOW_SECONDS
 
@@ -61,18 +67,21 @@ class Fault:
 @dataclass(frozen=True)
 class Target:
     """Which requests a fault may hit: APIs (all if ``None``) and a regular expression
-    searched in the request path (e.g. ``"oauth/token"``)."""
+    searched in the request path (e.g. ``"oauth/token"``).
+    """
 
     apis: frozenset[str] | None = None
     path: str | None = None
 
     def matches(self, api: str, path: str) -> bool:
+        """Whether a request of ``api`` to ``path`` is a target."""
         return (self.apis is None or api in self.apis) and (
             self.path is None or re.search(self.path, path) is not None
         )
 
     @classmethod
     def of(cls, apis: Iterable[str] | str | None, path: str | None) -> Target:
+        """The target of ``apis`` (one, several or all) and ``path`` (checked to compile)."""
         if isinstance(apis, str):
             apis = [apis]
         if path is not None:
@@ -82,6 +91,10 @@ class Target:
 
 @dataclass(frozen=True)
 class FaultPlan:
+    """Faults at random (``rate``: the share of requests, of ``kinds``) and on a
+    ``schedule`` ({request number: kind}), for the requests of ``target``.
+    """
+
     rate: float = 0.0
     kinds: tuple[str, ...] = ("500",)
     seed: int = 0
@@ -90,10 +103,13 @@ class FaultPlan:
     slow_seconds: float = SLOW_SECONDS
 
     def __post_init__(self) -> None:
+        """Check the plan; kinds are normalised."""
         if not 0 <= self.rate <= 1:
-            raise ValueError("fault rate must be between 0 and 1")
+            msg = "fault rate must be between 0 and 1"
+            raise ValueError(msg)
         if not self.kinds:
-            raise ValueError("fault kinds must not be empty")
+            msg = "fault kinds must not be empty"
+            raise ValueError(msg)
         object.__setattr__(self, "kinds", tuple(_kind(k) for k in self.kinds))
         object.__setattr__(self, "schedule", {int(k): _kind(v) for k, v in self.schedule.items()})
 
@@ -109,6 +125,7 @@ class FaultInjector:
     """Thread-safe holder of the current plan and queue (the request log counts what fired)."""
 
     def __init__(self) -> None:
+        """No plan and nothing queued."""
         self._lock = threading.Lock()
         self._plan: FaultPlan | None = None
         self._seen = 0  # requests matched by the plan so far
@@ -123,8 +140,10 @@ class FaultInjector:
     def fail_next(
         self, n: int, kind: str, target: Target = Target(), slow_seconds: float = SLOW_SECONDS
     ) -> None:
+        """Fail the next ``n`` requests of ``target`` with ``kind``."""
         if n < 1:
-            raise ValueError("n must be at least 1")
+            msg = "n must be at least 1"
+            raise ValueError(msg)
         with self._lock:
             self._queue.append(_Queued(Fault(_kind(kind), slow_seconds), n, target))
 
@@ -136,6 +155,7 @@ class FaultInjector:
             self._queue.clear()
 
     def decide(self, api: str, path: str) -> Fault | None:
+        """The fault for this request of ``api`` to ``path``, if any: a queued one first."""
         with self._lock:
             for queued in self._queue:
                 if queued.target.matches(api, path):

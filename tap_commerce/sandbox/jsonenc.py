@@ -1,5 +1,6 @@
 """The one JSON encoder of the sandbox: ``Decimal`` values are written verbatim as number
-literals (``0.1000`` stays ``0.1000``), text is UTF-8 as real APIs send it."""
+literals (``0.1000`` stays ``0.1000``), text is UTF-8 as real APIs send it.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ RawJSON = simplejson.RawJSON
 
 
 def dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """``value`` as JSON text."""
+    text: str = _ENCODER.encode(value)
+    return text
 
 
 def dump_bytes(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
+    """``value`` as UTF-8 JSON."""
+    text: str = _ENCODER.encode(value)
+    return text.encode("utf-8")
 
 
 _MARK = "\x1e"  # a control character: inside encoded strings it is always escaped
@@ -30,7 +35,8 @@ def dumps_each(values: list[Any]) -> list[str]:
 
     The values are encoded as one array with a raw marker before each; since JSON escapes
     every control character inside strings, the marker occurs only where it was put, and
-    splitting on it gives each value's text (with its separating commas stripped)."""
+    splitting on it gives each value's text (with its separating commas stripped).
+    """
     text = _ENCODER.encode([x for v in values for x in (_MARKER, v)])
     return [part.strip(",") for part in text[1:-1].split(_MARK)[1:]]
 

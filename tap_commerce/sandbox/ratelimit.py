@@ -14,12 +14,20 @@ resolution, so it is rounded up to the next whole second.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 HeaderList = list[tuple[str, str]]
 
@@ -39,8 +47,10 @@ class Limiter:
     def __init__(
         self, time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        """Windows and waits multiplied by ``time_scale``; time read from ``clock``."""
         if time_scale <= 0:
-            raise ValueError("time_scale must be positive")
+            msg = "time_scale must be positive"
+            raise ValueError(msg)
         self.time_scale = time_scale
         self._clock = clock
         self._lock = threading.Lock()
@@ -51,16 +61,19 @@ class Limiter:
             return self._check(self._clock())
 
     def _check(self, now: float) -> HeaderList | None:
+        """`check` at ``now``, under the lock."""
         raise NotImplementedError
 
 
 class LockoutWindow(Limiter):
     """storefront: ``limit`` requests per ``window`` seconds; the first one over gets 429
-    without Retry-After and so does every request for the next ``cooldown`` seconds."""
+    without Retry-After and so does every request for the next ``cooldown`` seconds.
+    """
 
     def __init__(
         self, limit: int = 300, window: float = 60, cooldown: float = 60, **kw: Any
     ) -> None:
+        """See the class docstring; ``kw`` goes to `Limiter`."""
         super().__init__(**kw)
         self.limit = limit
         self.window = window * self.time_scale
@@ -68,6 +81,7 @@ class LockoutWindow(Limiter):
         self._times: deque[float] = deque()
         self._blocked_until = -math.inf
 
+    @override
     def _check(self, now: float) -> HeaderList | None:
         if now < self._blocked_until:
             return []
@@ -83,11 +97,13 @@ class LockoutWindow(Limiter):
 
 class LeakyBucket(Limiter):
     """shop: a bucket of ``capacity`` requests draining ``leak_per_second``; a request that
-    would overflow it gets 429 with ``Retry-After``."""
+    would overflow it gets 429 with ``Retry-After``.
+    """
 
     def __init__(
         self, capacity: int = 40, leak_per_second: float = 2, retry_after: float = 1, **kw: Any
     ) -> None:
+        """See the class docstring; ``kw`` goes to `Limiter`."""
         super().__init__(**kw)
         self.capacity = capacity
         self.leak = leak_per_second / self.time_scale
@@ -95,6 +111,7 @@ class LeakyBucket(Limiter):
         self._level = 0.0
         self._last: float | None = None
 
+    @override
     def _check(self, now: float) -> HeaderList | None:
         if self._last is not None:
             self._level = max(0.0, self._level - (now - self._last) * self.leak)
@@ -107,11 +124,13 @@ class LeakyBucket(Limiter):
 
 class TokenBucket(Limiter):
     """digital: ``burst`` tokens refilled at ``per_second``; no token means 429 with
-    ``Retry-After``."""
+    ``Retry-After``.
+    """
 
     def __init__(
         self, burst: int = 5, per_second: float = 1, retry_after: float = 1, **kw: Any
     ) -> None:
+        """See the class docstring; ``kw`` goes to `Limiter`."""
         super().__init__(**kw)
         self.burst = burst
         self.rate = per_second / self.time_scale
@@ -119,6 +138,7 @@ class TokenBucket(Limiter):
         self._tokens = float(burst)
         self._last: float | None = None
 
+    @override
     def _check(self, now: float) -> HeaderList | None:
         if self._last is not None:
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
@@ -132,22 +152,26 @@ class TokenBucket(Limiter):
 class SlidingWindow(Limiter):
     """payments and orders (limits not published, so configurable): ``limit`` requests
     per sliding ``window``; 429 with ``Retry-After`` = the time until a slot frees, written
-    as seconds, as an HTTP-date, or alternately (``style="mixed"``)."""
+    as seconds, as an HTTP-date, or alternately (``style="mixed"``).
+    """
 
     STYLES = ("seconds", "date", "mixed")
 
     def __init__(
         self, limit: int = 100, window: float = 10, style: str = "seconds", **kw: Any
     ) -> None:
+        """See the class docstring; ``kw`` goes to `Limiter`."""
         super().__init__(**kw)
         if style not in self.STYLES:
-            raise ValueError(f"style must be one of {self.STYLES}, not {style!r}")
+            msg = f"style must be one of {self.STYLES}, not {style!r}"
+            raise ValueError(msg)
         self.limit = limit
         self.window = window * self.time_scale
         self.style = style
         self._times: deque[float] = deque()
         self._throttled = 0
 
+    @override
     def _check(self, now: float) -> HeaderList | None:
         while self._times and self._times[0] <= now - self.window:
             self._times.popleft()
@@ -174,12 +198,13 @@ DEFAULT_LIMITS: dict[str, tuple[type[Limiter], dict[str, Any]]] = {
 
 
 def build_limiters(
-    rate_limits: bool | Mapping[str, Mapping[str, Any]],
+    rate_limits: bool | Mapping[str, Mapping[str, Any]],  # noqa: FBT001 - True or a mapping, as Sandbox(rate_limits=...) takes it
     time_scale: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Limiter]:
     """``True``: every API limited as published. A mapping: only the APIs it names, each
-    with its options overriding the defaults, e.g. ``{"storefront": {"limit": 20}}``."""
+    with its options overriding the defaults, e.g. ``{"storefront": {"limit": 20}}``.
+    """
     if rate_limits is True:
         chosen: Mapping[str, Mapping[str, Any]] = {api: {} for api in DEFAULT_LIMITS}
     elif not rate_limits:
@@ -189,14 +214,14 @@ def build_limiters(
     limiters = {}
     for api, overrides in chosen.items():
         if api not in DEFAULT_LIMITS:
-            raise ValueError(
-                f"rate_limits: unknown api {api!r}; one of {', '.join(DEFAULT_LIMITS)}"
-            )
+            msg = f"rate_limits: unknown api {api!r}; one of {', '.join(DEFAULT_LIMITS)}"
+            raise ValueError(msg)
         cls, defaults = DEFAULT_LIMITS[api]
         try:
             limiters[api] = cls(
                 **{**defaults, **(overrides or {})}, time_scale=time_scale, clock=clock
             )
         except TypeError as exc:
-            raise ValueError(f"rate_limits[{api!r}]: {exc}") from None
+            msg = f"rate_limits[{api!r}]: {exc}"
+            raise ValueError(msg) from None
     return limiters

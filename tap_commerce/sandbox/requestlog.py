@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 
-from .wire import Headers
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .wire import Headers
 
 
 @dataclass(frozen=True)
 class LoggedRequest:
+    """One request the sandbox answered (or dropped)."""
+
     time: float  # epoch seconds when the request arrived
     method: str
     path: str  # the full path, prefix included, e.g. "/payments/v1/products"
@@ -29,6 +34,7 @@ class LoggedRequest:
     duration: float = 0.0  # seconds spent answering
 
     def to_json(self) -> dict[str, Any]:
+        """The entry as the admin endpoint shows it."""
         return {
             "time": self.time,
             "method": self.method,
@@ -48,6 +54,7 @@ class RequestLog:
     """Thread-safe: the server appends from its request threads while tests read."""
 
     def __init__(self, maxlen: int = 100_000) -> None:
+        """Keep the last ``maxlen`` entries (the counters count all)."""
         self._entries: deque[LoggedRequest] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
@@ -56,6 +63,7 @@ class RequestLog:
         self._faults: Counter[str] = Counter()
 
     def append(self, entry: LoggedRequest) -> None:
+        """Log ``entry`` and count it."""
         api = entry.api or "-"
         with self._lock:
             self._entries.append(entry)
@@ -67,20 +75,25 @@ class RequestLog:
                 self._faults[entry.fault] += 1
 
     def snapshot(self) -> list[LoggedRequest]:
+        """The entries now, oldest first."""
         with self._lock:
             return list(self._entries)
 
     def __iter__(self) -> Iterator[LoggedRequest]:
+        """The entries of a `snapshot`."""
         return iter(self.snapshot())
 
     def __len__(self) -> int:
+        """How many entries are kept."""
         with self._lock:
             return len(self._entries)
 
     def __getitem__(self, index: int) -> LoggedRequest:
+        """Entry ``index`` of a `snapshot`."""
         return self.snapshot()[index]
 
     def for_api(self, api: str) -> list[LoggedRequest]:
+        """The entries of ``api``'s requests."""
         return [e for e in self.snapshot() if e.api == api]
 
     def clear(self) -> None:
@@ -96,9 +109,14 @@ class RequestLog:
     def count_429(self) -> int:
         """429 responses sent, rate limiter and injected faults alike."""
         with self._lock:
-            return sum(n for (_, status), n in self._statuses.items() if status == 429)
+            return sum(
+                n
+                for (_, status), n in self._statuses.items()
+                if status == HTTPStatus.TOO_MANY_REQUESTS
+            )
 
     def stats(self) -> dict[str, Any]:
+        """Requests, responses by status, 429s and faults, per API."""
         with self._lock:
             by_api: dict[str, dict[str, int]] = {}
             for (api, status), n in self._statuses.items():

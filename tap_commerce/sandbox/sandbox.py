@@ -1,17 +1,15 @@
 """The :class:`Sandbox`: the Python face of the emulator, used by tests, benchmarks, the
-CLI and the admin endpoints alike."""
+CLI and the admin endpoints alike.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .admin import Admin
@@ -24,6 +22,13 @@ from .ratelimit import build_limiters
 from .requestlog import LoggedRequest, RequestLog
 from .server import App, SandboxServer
 from .timefmt import to_millis, today_midnight_ms
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable, Iterable, Mapping
+    from datetime import date, datetime
+
+    from typing_extensions import Self
 
 #: Fixed, obviously fake credentials; each can be overridden per API in the constructor.
 DEFAULT_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -97,17 +102,21 @@ class Sandbox:
         extra_fields: bool | Mapping[str, Any] | None = None,
         foreign_next_url: bool | str | None = None,
     ) -> None:
+        """A sandbox that is not listening yet (see `start`); the arguments are above."""
         if scale < 0:
-            raise ValueError("scale must not be negative")
+            msg = "scale must not be negative"
+            raise ValueError(msg)
         if time_scale <= 0:
-            raise ValueError("time_scale must be positive")
+            msg = "time_scale must be positive"
+            raise ValueError(msg)
         self.seed, self.scale = seed, scale
         self.host, self._port = host, port
         self.time_scale = time_scale
         self.credentials = {api: dict(creds) for api, creds in DEFAULT_CREDENTIALS.items()}
         for api, overrides in (credentials or {}).items():
             if api not in self.credentials:
-                raise ValueError(f"credentials: unknown api {api!r}; one of {', '.join(APIS)}")
+                msg = f"credentials: unknown api {api!r}; one of {', '.join(APIS)}"
+                raise ValueError(msg)
             self.credentials[api].update(overrides)
         anchor_ms = today_midnight_ms() if anchor is None else to_millis(anchor)
         self.dataset = Dataset(seed, scale, anchor_ms, sizes, clock or time.time)
@@ -121,8 +130,8 @@ class Sandbox:
             self.orders_api,
         ]
         self._drift = Drift()
-        for api in apis:
-            api.drift = self._drift
+        for emulated in apis:
+            emulated.drift = self._drift
         if extra_fields:
             self.set_extra_fields(DEFAULT_EXTRA_FIELDS if extra_fields is True else extra_fields)
         if foreign_next_url:
@@ -135,10 +144,10 @@ class Sandbox:
         self._app = App(
             apis,
             Admin(self).handle,
-            self._faults,
-            self._limiters,
-            self._log,
-            self._stopping,
+            faults=self._faults,
+            limiters=self._limiters,
+            requests=self._log,
+            stopping=self._stopping,
             latency=latency,
             time_scale=time_scale,
         )
@@ -147,10 +156,11 @@ class Sandbox:
 
     # Lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         """Listen and serve in a background thread; returns ``self``."""
         if self._server is not None:
-            raise RuntimeError("the sandbox is already running")
+            msg = "the sandbox is already running"
+            raise RuntimeError(msg)
         self._stopping.clear()
         self._server = SandboxServer((self.host, self._port), self._app)
         self._thread = threading.Thread(
@@ -174,14 +184,17 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
+        """`start`."""
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
+        """`stop`."""
         self.stop()
 
     @property
     def port(self) -> int:
+        """The port listened on (the one asked for, until it listens)."""
         if self._server is None:
             return self._port
         return self._server.server_address[1]
@@ -190,8 +203,9 @@ class Sandbox:
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (a wildcard listen address is reached via loopback)."""
         if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+            msg = "the sandbox is not running; call start() first"
+            raise RuntimeError(msg)
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host  # noqa: S104 - compared, not bound
         return f"http://{host}:{self.port}"
 
     # Tap configs -------------------------------------------------------------------------
@@ -199,13 +213,15 @@ class Sandbox:
     def config(self, api: str) -> dict[str, Any]:
         """A ready tap config for ``api``: base URL, credentials and pacing to match."""
         if api not in BASE_PATHS:
-            raise ValueError(f"unknown api {api!r}; one of {', '.join(APIS)}")
+            msg = f"unknown api {api!r}; one of {', '.join(APIS)}"
+            raise ValueError(msg)
         # Unlimited sandbox: no reason to pace. Limited: the contract's pacing, scaled.
         limited = api in self._limiters
         pacing = CONTRACT_PACING[api] / self.time_scale if limited else 0
         return tap_config(api, self.url, self.credentials[api], pacing)
 
     def configs(self) -> dict[str, dict[str, Any]]:
+        """`config` of every API."""
         return {api: self.config(api) for api in APIS}
 
     def write_configs(self, directory: str | os.PathLike[str]) -> dict[str, Path]:
@@ -214,7 +230,8 @@ class Sandbox:
 
     def meltano_env(self) -> dict[str, str]:
         """The same configs as Meltano environment variables of the inherited plugins
-        (``TAP_COMMERCE_SHOP_API_KEY`` …); the ``api`` setting is in ``meltano.yml``."""
+        (``TAP_COMMERCE_SHOP_API_KEY`` …); the ``api`` setting is in ``meltano.yml``.
+        """
         return meltano_env(self.configs())
 
     # Data --------------------------------------------------------------------------------
@@ -225,6 +242,7 @@ class Sandbox:
         return {a: {s: self.count(a, s) for s in self.dataset.tables[a]} for a in apis}
 
     def count(self, api: str, stream: str) -> int:
+        """How many records ``api.stream`` has now."""
         table = self.dataset.table(api, stream)
         if isinstance(table, ChildTable):
             return sum(len(rows) for rows in table.all_rows().values())
@@ -238,7 +256,7 @@ class Sandbox:
         limit: int | None = None,
         *,
         extra_fields: bool = False,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """The records the API currently serves, oldest first, as fresh JSON-ready objects
         (decoded from the exact text the API sends, so decimals are ``Decimal``). Child
         streams: every row of every live product, each with ``prd_id`` added as the tap does.
@@ -246,7 +264,8 @@ class Sandbox:
         Without the fields of a schema-drift drill (:meth:`set_extra_fields`) unless
         ``extra_fields``: these are the records a correct tap emits, since it drops fields
         its schema does not list. With ``extra_fields`` (see
-        :meth:`records_with_extra_fields`): exactly as served, drift fields included."""
+        :meth:`records_with_extra_fields`): exactly as served, drift fields included.
+        """
         table = self.dataset.table(api, stream)
         if isinstance(table, ChildTable):
             rows = [
@@ -261,27 +280,31 @@ class Sandbox:
         if extra is not None and extra.selects(api, stream):
             # Positions in the unfiltered creation-order list: offset, offset + 1, ...
             fragments = extra.add_to(fragments, range(offset, offset + len(fragments)))
-        return loads("[" + ",".join(fragments) + "]")
+        served: list[dict[str, Any]] = loads("[" + ",".join(fragments) + "]")
+        return served
 
     def records_with_extra_fields(
         self, api: str, stream: str, offset: int = 0, limit: int | None = None
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """:meth:`records` as the APIs serve them under the schema-drift drill in force:
         the drift fields appended (same values and types, decimals as ``Decimal``), absent
         before the drill's ``start``, the ``changed`` values from ``change_at`` on. Equal to
         :meth:`records` when no drill selects the stream. Whatever a query selects, each
-        served record equals its entry here (matched by key)."""
+        served record equals its entry here (matched by key).
+        """
         return self.records(api, stream, offset, limit, extra_fields=True)
 
     def child_records(
         self, api: str, stream: str, *, extra_fields: bool = False
-    ) -> dict[Any, list[dict]]:
+    ) -> dict[Any, list[dict[str, Any]]]:
         """``{product id: rows}`` of a child stream, rows exactly as the API serves them
         (without the fields of a schema-drift drill unless ``extra_fields``, as
-        :meth:`records`; a row's position is its place among its product's rows)."""
+        :meth:`records`; a row's position is its place among its product's rows).
+        """
         table = self.dataset.table(api, stream)
         if not isinstance(table, ChildTable):
-            raise ValueError(f"{api}.{stream} is not a child stream")
+            msg = f"{api}.{stream} is not a child stream"
+            raise ValueError(msg)  # noqa: TRY004 - a wrong stream name, as for an unknown one
         extra = self._drift.extra_fields if extra_fields else None
         if extra is None or not extra.selects(api, stream):
             return {pid: loads(dumps(rows)) for pid, rows in table.all_rows().items()}
@@ -294,7 +317,8 @@ class Sandbox:
     def warm(self, api: str | None = None, streams: Iterable[str] | None = None) -> None:
         """Generate and encode every base record now rather than on first read (about
         25 µs a record), so a benchmark's first pass measures the client, not generation.
-        Encoded records are cached up to ~160 MB per stream."""
+        Encoded records are cached up to ~160 MB per stream.
+        """
         for name in [api] if api else APIS:
             for stream, table in self.dataset.tables[name].items():
                 if isinstance(table, Table) and (streams is None or stream in streams):
@@ -315,7 +339,8 @@ class Sandbox:
         field (e.g. ``modifiedOn``, shop products' ``updated_at_utc``) set to "now" plus a
         change of content. Deterministic given the number of earlier mutations. Returns
         ``{"mutation": n, "now_ms": ..., "streams": {"api.stream": {"added": [ids],
-        "updated": [ids], "deleted": [ids]}}}``."""
+        "updated": [ids], "deleted": [ids]}}}``.
+        """
         return self.dataset.mutate(api, list(streams) if streams else None, added, updated, deleted)
 
     # Traffic, faults and knobs -------------------------------------------------------------
@@ -350,7 +375,8 @@ class Sandbox:
         slow_seconds: float = SLOW_SECONDS,
     ) -> None:
         """Fail matching API requests at ``rate`` with kinds drawn from ``kinds``, and/or the
-        n-th matching request (1-based) with ``schedule[n]``; see :mod:`.faults`."""
+        n-th matching request (1-based) with ``schedule[n]``; see :mod:`.faults`.
+        """
         self._faults.set(
             FaultPlan(
                 rate, tuple(kinds), seed, Target.of(apis, path), dict(schedule or {}), slow_seconds
@@ -370,6 +396,7 @@ class Sandbox:
         self._faults.fail_next(n, kind, Target.of(apis, path), slow_seconds)
 
     def clear_faults(self) -> None:
+        """No more faults (queued ones included)."""
         self._faults.clear()
 
     @property
@@ -440,9 +467,8 @@ class Sandbox:
             for stream in filter(partial(extra.selects, api), names):
                 clash = sorted(set(extra.fields) & _sample_keys(self.dataset.table(api, stream)))
                 if clash:
-                    raise ValueError(
-                        f"extra fields: {api}.{stream} records already have {', '.join(clash)}"
-                    )
+                    msg = f"extra fields: {api}.{stream} records already have {', '.join(clash)}"
+                    raise ValueError(msg)
         self._drift.extra_fields = extra
 
     @property
@@ -459,7 +485,9 @@ class Sandbox:
         of the sandbox, keeping the API path and cursor. ``path`` (a regular expression
         searched in the request's full path, e.g. ``"commerce/orders"``) limits it to some
         endpoints. ``None`` turns the drill off. The cursor stays valid: the same path and
-        query sent to the sandbox itself return the next page. Example::
+        query sent to the sandbox itself return the next page.
+
+        Example::
 
             sb.set_foreign_next_url("http://127.0.0.2:{port}", path="/commerce/orders$")
         """
@@ -474,7 +502,8 @@ class Sandbox:
         """Logged API requests addressed (``Host`` header) to another origin than
         :attr:`url`: a client that followed a foreign ``nextPageUrl`` which reaches this
         server under another name (``http://localhost:{port}``, or any name when listening
-        on ``0.0.0.0``)."""
+        on ``0.0.0.0``).
+        """
         own = urlsplit(self.url).netloc.lower()
         return [
             entry
@@ -516,7 +545,8 @@ def meltano_env(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
 
 def write_env_file(variables: Mapping[str, str], path: str | os.PathLike[str]) -> Path:
     """Merge ``variables`` into a dotenv file (Meltano reads ``.env`` in the project):
-    lines setting the same names are replaced, every other line is kept."""
+    lines setting the same names are replaced, every other line is kept.
+    """
     target = Path(path)
     kept = []
     if target.exists():

@@ -1,24 +1,35 @@
 """The HTTP side: one threading HTTP/1.1 server, and the pipeline every API request goes
-through (admin bypass, latency, injected faults, rate limits, the API, the request log)."""
+through (admin bypass, latency, injected faults, rate limits, the API, the request log).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from .apis import Api
-from .faults import Fault, FaultInjector
 from .ratelimit import Limiter, retry_after_value
 from .requestlog import LoggedRequest, RequestLog
 from .wire import JSON_TYPE, Headers, Request, Response, json_response
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from .apis import Api
+    from .faults import Fault, FaultInjector
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +57,7 @@ class App:
         self,
         apis: list[Api],
         admin: Callable[[str, str, list[tuple[str, str]], bytes], Response],
+        *,
         faults: FaultInjector,
         limiters: Mapping[str, Limiter],
         requests: RequestLog,
@@ -53,6 +65,9 @@ class App:
         latency: float = 0.0,
         time_scale: float = 1.0,
     ) -> None:
+        """Serve ``apis`` and ``admin`` (the ``/_admin/`` endpoints) through ``faults`` and
+        ``limiters``, logging to ``requests``; ``stopping`` is set when the sandbox stops.
+        """
         # Longest prefix first, so no prefix shadows a longer one.
         self.apis = sorted(apis, key=lambda api: len(api.prefix), reverse=True)
         self.admin = admin
@@ -103,7 +118,9 @@ class App:
             return Response(
                 200, response.body[: max(1, len(response.body) // 2)], [("Content-Type", JSON_TYPE)]
             )
-        assert kind == "slow"
+        if kind != "slow":
+            msg = f"unknown fault kind {kind!r}"
+            raise ValueError(msg)
         self._sleep(fault.slow_seconds)
         return response
 
@@ -111,7 +128,8 @@ class App:
         self, api: Api, request: Request, path: str
     ) -> tuple[Response | None, Fault | None, bool]:
         """Latency first; then an injected fault, else the rate limit, else the API itself.
-        Returns the response, the fault that fired and whether the limiter refused."""
+        Returns the response, the fault that fired and whether the limiter refused.
+        """
         if self.latency:
             self._sleep(self.latency)
         fault = self.faults.decide(api.name, path)
@@ -133,6 +151,7 @@ class App:
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             return self.admin(method, path, query, body)
         api = self._api_for(path)
+        response: Response | None
         if api is None:
             response = json_response(404, {"error": f"No API is served under {path}"})
             fault, limited = None, False
@@ -169,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -183,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         headers = Headers(self.headers.items())
-        host = headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        host = headers.get("Host") or self.server.authority
         try:
             body = self._read_body()
             response = self.server.app.handle(self.command, self.path, headers, body, host)
@@ -228,48 +247,62 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         """Close the connection without a byte of response."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
+    @override
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the request log records traffic."""
 
 
 class SandboxServer(ThreadingHTTPServer):
+    """The threading HTTP/1.1 server of a sandbox, answering through its `App`."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
+        """Listen on ``address`` (port 0: a free one) and answer with ``app``."""
         super().__init__(address, _Handler)
         self.app = app
+        name, port = self.server_address[:2]
+        #: ``host:port`` listened on: what a request without a ``Host`` header reached
+        self.authority = f"{name.decode() if isinstance(name, bytes | bytearray) else name}:{port}"
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
-    def process_request(self, request, client_address) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
+    @override
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: object
+    ) -> None:
+        """Track the connection (see `close_connections`), then serve it in a thread."""
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
+    @override
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        """Forget the connection, then close it."""
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.discard(request)
         super().shutdown_request(request)
 
-    def handle_error(self, request, client_address) -> None:
+    @override
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: object
+    ) -> None:
         """A client hanging up mid-request is normal here (timeouts, drills): stay quiet."""
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return
-        log.exception("sandbox: error while serving %s", client_address)
+        log.exception("sandbox: error while serving %s", client_address)  # noqa: LOG004 - called from socketserver's except block
 
     def close_connections(self) -> None:
         """Wake threads idling on kept-alive connections, so stopping leaves none behind."""
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

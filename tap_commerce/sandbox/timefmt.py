@@ -21,7 +21,8 @@ def _date(day: int) -> str:
     """``YYYY-MM-DD`` of a day number since the epoch (cached: formatting is hot)."""
     text = _DATES.get(day)
     if text is None:
-        text = "%04d-%02d-%02d" % time.gmtime(day * 86_400)[:3]
+        year, month, mday = time.gmtime(day * 86_400)[:3]
+        text = f"{year:04d}-{month:02d}-{mday:02d}"
         _DATES[day] = text
     return text
 
@@ -36,17 +37,17 @@ def _split(ms: int) -> tuple[str, int, int, int, int]:
 
 def utc_millis_z(ms: int) -> str:
     """``2024-03-01T12:00:00.123Z`` — storefront and orders."""
-    return "%sT%02d:%02d:%02d.%03dZ" % _split(ms)
+    return "%sT%02d:%02d:%02d.%03dZ" % _split(ms)  # noqa: UP031 - twice as fast as format(), per record
 
 
 def utc_seconds_z(ms: int) -> str:
     """``2024-03-01T12:00:00Z`` — digital."""
-    return "%sT%02d:%02d:%02dZ" % _split(ms)[:4]
+    return "%sT%02d:%02d:%02dZ" % _split(ms)[:4]  # noqa: UP031 - twice as fast as format(), per record
 
 
 def naive_utc(ms: int) -> str:
     """``2024-03-01T12:00:00`` — shop (naive, but UTC)."""
-    return "%sT%02d:%02d:%02d" % _split(ms)[:4]
+    return "%sT%02d:%02d:%02d" % _split(ms)[:4]  # noqa: UP031 - twice as fast as format(), per record
 
 
 def _nth_sunday_utc(year: int, month: int, nth: int, hour_utc: int) -> int:
@@ -62,7 +63,8 @@ _DST: dict[int, tuple[int, int]] = {}
 def _us_eastern_offset_hours(ms: int) -> int:
     """-4 during US daylight saving time (2nd Sunday of March to 1st Sunday of November,
     02:00 local both ways), else -5. No tz database needed, and DST makes the offsets vary
-    between records as a real merchant's local timestamps do."""
+    between records as a real merchant's local timestamps do.
+    """
     year = int(_date(ms // MS_PER_DAY)[:4])
     bounds = _DST.get(year)
     if bounds is None:
@@ -74,7 +76,7 @@ def _us_eastern_offset_hours(ms: int) -> int:
 def us_eastern_millis(ms: int) -> str:
     """``2024-03-01T07:00:00.127-05:00`` — payments (the merchant's local time)."""
     hours = _us_eastern_offset_hours(ms)
-    return "%sT%02d:%02d:%02d.%03d-%02d:00" % (*_split(ms + hours * 3_600_000), -hours)
+    return "%sT%02d:%02d:%02d.%03d-%02d:00" % (*_split(ms + hours * 3_600_000), -hours)  # noqa: UP031 - twice as fast as format(), per record
 
 
 # Strict parsers -------------------------------------------------------------------------
@@ -85,7 +87,8 @@ _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 def parse_utc_millis_z(text: str) -> int | None:
     """Parse exactly ``YYYY-MM-DDTHH:MM:SS.sssZ``; anything else (offsets, missing millis,
-    impossible dates) gives ``None``."""
+    impossible dates) gives ``None``.
+    """
     m = _UTC_MILLIS_Z.match(text)
     if not m:
         return None
@@ -109,12 +112,14 @@ def parse_date(text: str) -> date | None:
 
 
 def date_start_ms(d: date) -> int:
+    """Epoch milliseconds of a day's midnight UTC."""
     return calendar.timegm(d.timetuple()) * 1000
 
 
 def to_millis(value: datetime | date | str | float) -> int:
     """Epoch milliseconds of a datetime (naive = UTC), a date (its midnight UTC), an ISO
-    string of either, or epoch seconds."""
+    string of either, or epoch seconds.
+    """
     if isinstance(value, (int, float)):
         return int(value * 1000)
     if isinstance(value, str):

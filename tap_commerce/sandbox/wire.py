@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .jsonenc import dump_bytes
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 JSON_TYPE = "application/json"
 
@@ -17,19 +23,24 @@ class Headers(Mapping[str, str]):
     """Case-insensitive, read-only header mapping that keeps the names as sent."""
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items = {}
+        """The headers ``items`` (name, value); of a repeated name, the first is kept."""
+        self._items: dict[str, tuple[str, str]] = {}
         for name, value in items:
             self._items.setdefault(name.lower(), (name, value))
 
+    @override
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()][1]
 
+    @override
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self._items.values())
 
+    @override
     def __len__(self) -> int:
         return len(self._items)
 
+    @override
     def __repr__(self) -> str:
         return f"Headers({dict(self)!r})"
 
@@ -66,12 +77,15 @@ class Request:
         return (user, password) if sep else None
 
     def bearer_token(self) -> str | None:
+        """The token of an ``Authorization: Bearer`` header, if there is one."""
         scheme, _, value = self.headers.get("Authorization", "").partition(" ")
         return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 @dataclass
 class Response:
+    """One HTTP response, as an API handler returns it."""
+
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -80,12 +94,14 @@ class Response:
 
 
 def json_response(status: int, value: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """A response with ``value`` as its JSON body."""
     return Response(status, dump_bytes(value), [("Content-Type", JSON_TYPE), *headers])
 
 
 def raw_json_response(
     status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()
 ) -> Response:
+    """A response whose JSON body is already encoded."""
     return Response(status, body, [("Content-Type", JSON_TYPE), *headers])
 
 
@@ -94,7 +110,8 @@ class ApiError(Exception):
 
     def __init__(
         self, status: int, message: str, *, headers: Iterable[tuple[str, str]] = (), **extra: Any
-    ):
+    ) -> None:
+        """Answer ``status`` with ``message`` (and ``extra`` fields, where the API has them)."""
         super().__init__(message)
         self.status = status
         self.message = message

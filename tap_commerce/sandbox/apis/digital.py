@@ -1,17 +1,30 @@
 """digital (contract §2.4): basic auth, ``Accept: application/json`` or 406, ``page`` /
 ``per_page`` (silently clamped to 50), records wrapped one per object — or, as some
 deployments answer, one object holding the list — and a day-granular ``from``/``to``
-filter on orders."""
+filter on orders.
+"""
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..timefmt import date_start_ms, parse_date
-from ..wire import ApiError, Request, Response
+from tap_commerce.sandbox.timefmt import date_start_ms, parse_date
+from tap_commerce.sandbox.wire import ApiError, Request, Response
+
 from .base import Api, Page, int_param, page_response
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tap_commerce.sandbox.data import Dataset
 
 MAX_PER_PAGE = 50
 ENVELOPES = ("array", "object")
@@ -28,7 +41,8 @@ _FILTERED = "orders"
 
 def accepts_json(accept: str) -> bool:
     """True if the Accept header lists ``application/json`` itself (with q > 0). The API
-    is strict: a wildcard such as ``*/*`` is not enough."""
+    is strict: a wildcard such as ``*/*`` is not enough.
+    """
     for item in accept.split(","):
         media, *params = (part.strip() for part in item.split(";"))
         if media.lower() != "application/json":
@@ -43,20 +57,28 @@ def accepts_json(accept: str) -> bool:
 
 
 class DigitalApi(Api):
+    """digital (contract §2.4): basic auth, JSON only, 1-based pages of single-key wrappers."""
+
     name = "digital"
     prefix = "/digital/v1"
 
-    def __init__(self, dataset, credentials, *, envelope: str = "array") -> None:
+    def __init__(
+        self, dataset: Dataset, credentials: Mapping[str, str], *, envelope: str = "array"
+    ) -> None:
+        """``envelope``: ``array`` of wrappers, or ``object`` (one list per wrapper key)."""
         super().__init__(dataset, credentials)
         if envelope not in ENVELOPES:
-            raise ValueError(f"digital_envelope must be one of {ENVELOPES}, not {envelope!r}")
+            msg = f"digital_envelope must be one of {ENVELOPES}, not {envelope!r}"
+            raise ValueError(msg)
         self.envelope = envelope
         for path, (stream, wrapper) in ENDPOINTS.items():
             self.route("GET", path, partial(self.page, stream=stream, wrapper=wrapper))
 
-    def error_body(self, status: int, message: str, **_: Any) -> dict:
+    @override
+    def error_body(self, status: int, message: str, **_: Any) -> dict[str, Any]:
         return {"error": message}
 
+    @override
     def handle(self, request: Request) -> Response:
         if request.basic_auth() != (self.credentials["username"], self.credentials["password"]):
             return self.error(401, "Invalid username or password")
@@ -82,6 +104,7 @@ class DigitalApi(Api):
         )
 
     def page(self, request: Request, stream: str, wrapper: str) -> Response:
+        """``GET /<stream>``: ``page``/``per_page``, filtered by ``from``/``to`` dates."""
         params = request.params()
         page = int_param(params, "page", 1, 1)
         per_page = min(int_param(params, "per_page", MAX_PER_PAGE, 1), MAX_PER_PAGE)

@@ -1,21 +1,33 @@
 """orders (contract §2.5): OAuth2 client credentials (token endpoint included), bearer
 tokens that expire, ``offset``/``limit`` (max 200), ``filter=lastmodifieddate:[from..to]``,
-results ascending by ``last_modified_date``, and only the last 90 days without a filter."""
+results ascending by ``last_modified_date``, and only the last 90 days without a filter.
+"""
 
 from __future__ import annotations
 
 import bisect
 import re
 import secrets
+import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from ..timefmt import MS_PER_DAY, parse_utc_millis_z
-from ..wire import ApiError, Request, Response, json_response
+from tap_commerce.sandbox.timefmt import MS_PER_DAY, parse_utc_millis_z
+from tap_commerce.sandbox.wire import ApiError, Request, Response, json_response
+
 from .base import Api, int_param, page_response
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from tap_commerce.sandbox.data import Dataset
 
 MAX_LIMIT = 200
 DEFAULT_WINDOW_DAYS = 90
@@ -31,9 +43,11 @@ _FILTER = re.compile(r"^lastmodifieddate:\[(.*?)\.\.(.*)\]$")
 
 class TokenStore:
     """Issued access tokens and their expiry (real seconds: ``time_scale`` does not apply,
-    the lifetime is configured directly)."""
+    the lifetime is configured directly).
+    """
 
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """Tokens valid ``ttl`` seconds of ``clock``."""
         self.ttl = ttl
         self._clock = clock
         self._expiry: dict[str, float] = {}
@@ -41,6 +55,7 @@ class TokenStore:
         self.issued = 0
 
     def issue(self) -> str:
+        """A new token, valid from now."""
         token = f"sandbox-orders-{secrets.token_urlsafe(24)}"
         now = self._clock()
         with self._lock:
@@ -50,6 +65,7 @@ class TokenStore:
         return token
 
     def valid(self, token: str) -> bool:
+        """Whether ``token`` was issued and has not expired."""
         with self._lock:
             expiry = self._expiry.get(token)
         return expiry is not None and self._clock() < expiry
@@ -60,32 +76,47 @@ class TokenStore:
             now = self._clock()
             self._expiry = {t: min(e, now) for t, e in self._expiry.items()}
 
-    def expires_in(self) -> int | float:
+    def expires_in(self) -> float:
+        """The lifetime as the token answer's ``expires_in`` (an integer when it is one)."""
         return int(self.ttl) if float(self.ttl).is_integer() else self.ttl
 
 
 class OrdersApi(Api):
+    """orders (contract §2.5): OAuth2 client credentials, offset/limit pages, a filter."""
+
     name = "orders"
     prefix = "/orders"
 
-    def __init__(self, dataset, credentials, *, token_ttl: float = 3600) -> None:
+    def __init__(
+        self, dataset: Dataset, credentials: Mapping[str, str], *, token_ttl: float = 3600
+    ) -> None:
+        """``token_ttl``: the lifetime of an access token, in seconds."""
         super().__init__(dataset, credentials)
         self.tokens = TokenStore(token_ttl)
         self.route("POST", TOKEN_PATH, self.token)
         self.route("GET", "/v1/orders", self.page)
 
-    def error_body(self, status: int, message: str, error_id: int | None = None, **_: Any) -> dict:
+    @override
+    def error_body(
+        self, status: int, message: str, error_id: int | None = None, **_: Any
+    ) -> dict[str, Any]:
         error_id = error_id or ERROR_IDS.get(status, 10001)
         return {
             "errors": [
-                {"errorId": error_id, "message": message.split(";")[0], "longMessage": message}
+                {
+                    "errorId": error_id,
+                    "message": message.split(";", maxsplit=1)[0],
+                    "longMessage": message,
+                }
             ]
         }
 
     # OAuth ---------------------------------------------------------------------------
 
     @staticmethod
-    def _oauth_error(status: int, error: str, description: str, headers=()) -> Response:
+    def _oauth_error(
+        status: int, error: str, description: str, headers: Iterable[tuple[str, str]] = ()
+    ) -> Response:
         return json_response(
             status,
             {"error": error, "error_description": description},
@@ -176,6 +207,9 @@ class OrdersApi(Api):
         return [i for i in idx if i in recent]
 
     def page(self, request: Request) -> Response:
+        """``GET /v1/orders``: an offset/limit page, in the filter's window (default: the last
+        90 days).
+        """
         self._authorize(request)
         params = request.params()
         offset = int_param(params, "offset", 0, 0)
@@ -184,7 +218,7 @@ class OrdersApi(Api):
         table = self.table("orders")
 
         def href(at: int) -> str:
-            query = {k: params[k] for k in ("filter",) if k in params}
+            query: dict[str, Any] = {k: params[k] for k in ("filter",) if k in params}
             query.update(limit=limit, offset=at)
             return f"{request.origin}{self.prefix}/v1/orders?{urlencode(query)}"
 

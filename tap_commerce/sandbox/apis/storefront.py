@@ -1,21 +1,34 @@
 """storefront (contract §2.1): bearer auth, a mandatory User-Agent, server-fixed pages of
-50 with an opaque cursor, and a strict ``modifiedAfter``/``modifiedBefore`` filter."""
+50 with an opaque cursor, and a strict ``modifiedAfter``/``modifiedBefore`` filter.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import bisect
+import sys
 import uuid
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import simplejson
 
-from ..timefmt import parse_utc_millis_z
-from ..wire import ApiError, Request, Response
+from tap_commerce.sandbox.timefmt import parse_utc_millis_z
+from tap_commerce.sandbox.wire import ApiError, Request, Response
+
 from .base import Api, page_response
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tap_commerce.sandbox.data import Dataset, Table
 
 PAGE_SIZE = 50
 
@@ -39,6 +52,7 @@ _ERROR_TYPES = {
 
 
 def encode_cursor(state: dict[str, Any]) -> str:
+    """An opaque cursor carrying ``state`` (see `decode_cursor`)."""
     text = simplejson.dumps(state, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(text).decode().rstrip("=")
 
@@ -48,7 +62,8 @@ _CURSOR_SHAPES = ({"s", "i"}, {"s", "a", "b", "m", "i"})
 
 def decode_cursor(cursor: str, stream: str) -> dict[str, Any]:
     """The state a cursor from :func:`encode_cursor` carries; a forged, damaged or foreign
-    cursor is a 400."""
+    cursor is a 400.
+    """
     try:
         state = simplejson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
@@ -66,10 +81,13 @@ def decode_cursor(cursor: str, stream: str) -> dict[str, Any]:
 
 
 class StorefrontApi(Api):
+    """storefront (contract §2.1): bearer key, cursor pages, a modification-date filter."""
+
     name = "storefront"
     prefix = "/storefront/1.0"
 
-    def __init__(self, dataset, credentials) -> None:
+    def __init__(self, dataset: Dataset, credentials: Mapping[str, str]) -> None:
+        """Routes for every list endpoint."""
         super().__init__(dataset, credentials)
         for path, (stream, selector, filterable) in ENDPOINTS.items():
             self.route(
@@ -78,7 +96,10 @@ class StorefrontApi(Api):
                 partial(self.page, stream=stream, selector=selector, filterable=filterable),
             )
 
-    def error_body(self, status: int, message: str, subtype: str | None = None, **_: Any) -> dict:
+    @override
+    def error_body(
+        self, status: int, message: str, subtype: str | None = None, **_: Any
+    ) -> dict[str, Any]:
         return {
             "type": _ERROR_TYPES.get(status, "INTERNAL_ERROR"),
             "subtype": subtype,
@@ -87,6 +108,7 @@ class StorefrontApi(Api):
             "contextId": uuid.uuid4().hex[:20].upper(),
         }
 
+    @override
     def handle(self, request: Request) -> Response:
         # Checked before routing, as the real gateway does: no User-Agent, no answer.
         if not request.headers.get("User-Agent"):
@@ -97,7 +119,7 @@ class StorefrontApi(Api):
 
     # Listing -----------------------------------------------------------------------------
 
-    def _check_parameters(self, request: Request, filterable: bool) -> dict[str, str]:
+    def _check_parameters(self, request: Request, *, filterable: bool) -> dict[str, str]:
         names = [name for name, _ in request.query]
         allowed = {"cursor", *_FILTER} if filterable else {"cursor"}
         unknown = sorted({n for n in names if n not in allowed})
@@ -145,8 +167,9 @@ class StorefrontApi(Api):
             )
         return after, before
 
-    def page(self, request: Request, stream: str, selector: str, filterable: bool) -> Response:
-        params = self._check_parameters(request, filterable)
+    def page(self, request: Request, stream: str, selector: str, *, filterable: bool) -> Response:
+        """``GET <path>``: a page by cursor, oldest first, or newest first in a window."""
+        params = self._check_parameters(request, filterable=filterable)
         if "cursor" in params:
             state = decode_cursor(params["cursor"], stream)
         else:
@@ -176,7 +199,8 @@ class StorefrontApi(Api):
 
     def _next_origin(self, request: Request) -> str:
         """Where ``nextPageUrl`` points: the origin the client addressed, unless a
-        foreign-next-URL drill covers this path."""
+        foreign-next-URL drill covers this path.
+        """
         foreign = self.drift.foreign_next_url
         if foreign is not None and foreign.applies(self.prefix + request.path):
             try:
@@ -187,9 +211,12 @@ class StorefrontApi(Api):
         return request.origin
 
     @staticmethod
-    def _oldest_first(table, state: dict) -> tuple[list[int], dict | None]:
+    def _oldest_first(
+        table: Table, state: dict[str, Any]
+    ) -> tuple[list[int], dict[str, Any] | None]:
         """Creation order; the cursor is the last index served (keyset, so records added or
-        deleted meanwhile neither shift nor repeat the rest)."""
+        deleted meanwhile neither shift nor repeat the rest).
+        """
         live = table.live()
         start = bisect.bisect_right(live, state["i"]) if "i" in state else 0
         window = list(live[start : start + PAGE_SIZE + 1])
@@ -199,9 +226,12 @@ class StorefrontApi(Api):
         return page, {"s": state["s"], "i": page[-1]}
 
     @staticmethod
-    def _newest_first(table, state: dict) -> tuple[list[int], dict | None]:
+    def _newest_first(
+        table: Table, state: dict[str, Any]
+    ) -> tuple[list[int], dict[str, Any] | None]:
         """Filtered: descending (modifiedOn, index) inside the window; the cursor is the last
-        (modifiedOn, index) served."""
+        (modifiedOn, index) served.
+        """
         mods, idx = table.by_modified()
         lo = bisect.bisect_left(mods, state["a"])
         hi = bisect.bisect_right(mods, state["b"])

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import digital, orders, payments, shop, storefront
 from .rand import Rng, mix64, salt_for
 from .tables import ChildTable, Refs, StreamSpec, Table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 CATALOG: dict[str, tuple[StreamSpec, ...]] = {
     "storefront": storefront.STREAMS,
@@ -27,6 +30,7 @@ __all__ = ["APIS", "CATALOG", "ChildTable", "Dataset", "StreamSpec", "Table"]
 
 
 def stream_names(api: str) -> tuple[str, ...]:
+    """The streams of ``api``, in the contract's order."""
     return tuple(spec.name for spec in CATALOG[api])
 
 
@@ -41,6 +45,9 @@ class Dataset:
         sizes: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """The tables at ``scale`` (``sizes``: record counts of single streams, by
+        ``api.stream``), generated up to ``anchor_ms``; ``clock`` is the present of mutations.
+        """
         sizes = dict(sizes or {})
         self._check_sizes(sizes)
         self.seed = seed
@@ -68,7 +75,9 @@ class Dataset:
             for spec in specs:  # children after their parents exist
                 if spec.parent is not None:
                     parent = tables[spec.parent]
-                    assert isinstance(parent, Table)
+                    if not isinstance(parent, Table):
+                        msg = f"{api}.{spec.name}: its parent {spec.parent!r} is a child stream"
+                        raise TypeError(msg)
                     tables[spec.name] = ChildTable(
                         spec, parent, salt_for(seed, api, spec.name), anchor_ms
                     )
@@ -81,29 +90,30 @@ class Dataset:
             spec = valid.get(key)
             if spec is None or spec.parent is not None:
                 sizable = sorted(k for k, s in valid.items() if s.parent is None)
-                raise ValueError(
-                    f"sizes: unknown stream {key!r}; sizable streams: {', '.join(sizable)}"
-                )
+                msg = f"sizes: unknown stream {key!r}; sizable streams: {', '.join(sizable)}"
+                raise ValueError(msg)
             if not isinstance(value, int) or value < 0:
-                raise ValueError(f"sizes[{key!r}] must be a non-negative integer, not {value!r}")
+                msg = f"sizes[{key!r}] must be a non-negative integer, not {value!r}"
+                raise ValueError(msg)
             if spec.fixed_size is not None and value > spec.fixed_size:
-                raise ValueError(
-                    f"sizes[{key!r}]: at most {spec.fixed_size} (a fixed reference list)"
-                )
+                msg = f"sizes[{key!r}]: at most {spec.fixed_size} (a fixed reference list)"
+                raise ValueError(msg)
 
     def table(self, api: str, stream: str) -> Table | ChildTable:
+        """The table of ``api.stream`` (ValueError naming what exists if there is none)."""
         try:
             return self.tables[api][stream]
         except KeyError:
             if api not in self.tables:
-                raise ValueError(f"unknown api {api!r}; one of {', '.join(APIS)}") from None
-            raise ValueError(
-                f"unknown {api} stream {stream!r}; one of {', '.join(self.tables[api])}"
-            ) from None
+                msg = f"unknown api {api!r}; one of {', '.join(APIS)}"
+                raise ValueError(msg) from None
+            msg = f"unknown {api} stream {stream!r}; one of {', '.join(self.tables[api])}"
+            raise ValueError(msg) from None
 
     def now_ms(self) -> int:
         """The sandbox's present: the clock, but never before the anchor (data generated up
-        to the anchor must not lie in the future)."""
+        to the anchor must not lie in the future).
+        """
         return max(int(self._clock() * 1000), self.anchor_ms)
 
     def mutate(
@@ -113,16 +123,19 @@ class Dataset:
         added: int = 5,
         updated: int = 5,
         deleted: int = 0,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Add, update and delete records in every mutable stream of ``api`` (all APIs if
-        ``None``), or only in ``streams``. Returns what changed, by ``api.stream``."""
+        ``None``), or only in ``streams``. Returns what changed, by ``api.stream``.
+        """
         apis = [api] if api else list(APIS)
         for name in apis:
             if name not in self.tables:
-                raise ValueError(f"unknown api {name!r}; one of {', '.join(APIS)}")
+                msg = f"unknown api {name!r}; one of {', '.join(APIS)}"
+                raise ValueError(msg)
         for stream in streams or ():
             if not any(stream in self.tables[name] for name in apis):
-                raise ValueError(f"unknown stream {stream!r} for {', '.join(apis)}")
+                msg = f"unknown stream {stream!r} for {', '.join(apis)}"
+                raise ValueError(msg)
         with self._lock:
             self._mutations += 1
             number = self._mutations

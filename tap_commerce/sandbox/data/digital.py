@@ -1,16 +1,22 @@
 """digital data (contract §2.4): integer ids, money as decimal strings (``"10.00"``),
-timestamps ``2024-03-01T12:00:00Z``."""
+timestamps ``2024-03-01T12:00:00Z``.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ..timefmt import utc_seconds_z
+from tap_commerce.sandbox.timefmt import utc_seconds_z
+
 from . import vocab
 from .common import cents, person, slugify
 from .ids import IntIds
-from .rand import Rng
 from .tables import Row, StreamSpec
+
+if TYPE_CHECKING:
+    from .rand import Rng
+    from .tables import Record, Timing
 
 API = "digital"
 _CURRENCIES = ("USD", "USD", "USD", "EUR", "GBP")
@@ -24,7 +30,8 @@ def _product_ids(rng: Rng, row: Row) -> list[int]:
     return sorted({row.refs.pick_id(rng, "products") for _ in range(rng.between(1, 5))})
 
 
-def build_product(rng: Rng, row: Row) -> dict:
+def build_product(rng: Rng, row: Row) -> Record:
+    """A digital product and its price."""
     name = f"{rng.pick(vocab.ADJECTIVES)} {rng.pick(vocab.DIGITAL_NOUNS)}"
     return {
         "id": row.id,
@@ -41,11 +48,13 @@ def build_product(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_product(rng: Rng, record: dict, now: str) -> None:
+def touch_product(rng: Rng, record: Record, _now: str) -> None:
+    """A new price."""
     record["price"] = _price(rng)
 
 
-def build_package(rng: Rng, row: Row) -> dict:
+def build_package(rng: Rng, row: Row) -> Record:
+    """A package of products."""
     return {
         "id": row.id,
         "name": f"{rng.pick(vocab.ADJECTIVES)} Bundle {row.index + 1}",
@@ -57,11 +66,13 @@ def build_package(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_package(rng: Rng, record: dict, now: str) -> None:
+def touch_package(_rng: Rng, record: Record, _now: str) -> None:
+    """A package renamed (a new edition)."""
     record["name"] = f"{record['name']} (new edition)"
 
 
-def build_order(rng: Rng, row: Row) -> dict:
+def build_order(rng: Rng, row: Row) -> Record:
+    """An order of products and packages."""
     buyer = person(rng)
     items = [
         {
@@ -94,11 +105,13 @@ def build_order(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_order(rng: Rng, record: dict, now: str) -> None:
+def touch_order(_rng: Rng, record: Record, _now: str) -> None:
+    """An order refunded, or completed again."""
     record["state"] = "refunded" if record["state"] == "complete" else "complete"
 
 
-def build_subscription(rng: Rng, row: Row) -> dict:
+def build_subscription(rng: Rng, row: Row) -> Record:
+    """A subscription and its recurring price."""
     return {
         "id": row.id,
         "name": f"{rng.pick(vocab.ADJECTIVES)} Membership",
@@ -112,11 +125,12 @@ def build_subscription(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_subscription(rng: Rng, record: dict, now: str) -> None:
+def touch_subscription(rng: Rng, record: Record, _now: str) -> None:
+    """A new recurring price."""
     record["recurring_price"] = str(rng.money(3, 60))
 
 
-_DATED = {"created": "created_at", "modified": "updated_at", "resolution_ms": 1000}
+_DATED: Timing = {"created": "created_at", "modified": "updated_at", "resolution_ms": 1000}
 
 STREAMS = (
     StreamSpec(

@@ -1,25 +1,33 @@
 """orders data (contract §2.5): ``order_id`` like ``12-34567-89012``, ``Amount`` =
-``{currency, value}`` with a decimal string, timestamps ``2024-03-01T12:00:00.000Z``."""
+``{currency, value}`` with a decimal string, timestamps ``2024-03-01T12:00:00.000Z``.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ..timefmt import utc_millis_z
+from tap_commerce.sandbox.timefmt import utc_millis_z
+
 from .common import cents, person, product_name, sku, slugify
 from .ids import OrderNumberIds
-from .rand import Rng
 from .tables import Row, StreamSpec
+
+if TYPE_CHECKING:
+    from .rand import Rng
+    from .tables import Record
 
 API = "orders"
 SELLER_ID = "sandbox_seller"
 
 
-def amount(value: Decimal, currency: str) -> dict:
+def amount(value: Decimal, currency: str) -> Record:
+    """A money object of the API: currency and the amount in cents, as text."""
     return {"currency": currency, "value": str(cents(value))}
 
 
-def build_order(rng: Rng, row: Row) -> dict:
+def build_order(rng: Rng, row: Row) -> Record:
+    """An order with its line items, amounts and statuses."""
     currency = rng.pick(("USD", "USD", "GBP", "EUR"))
     lines, subtotal = [], Decimal("0.00")
     for _ in range(rng.between(1, 3)):
@@ -63,7 +71,8 @@ def build_order(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_order(rng: Rng, record: dict, now: str) -> None:
+def touch_order(_rng: Rng, record: Record, _now: str) -> None:
+    """An order fulfilled, or if it was already, cancelled."""
     if record["order_fulfillment_status"] != "FULFILLED":
         record["order_fulfillment_status"] = "FULFILLED"
     else:

@@ -1,15 +1,21 @@
 """payments data (contract §2.2): integer ids, decimal numbers with up to 4 places,
-timestamps in the merchant's local time with its offset (``...127-05:00``)."""
+timestamps in the merchant's local time with its offset (``...127-05:00``).
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ..timefmt import us_eastern_millis
+from tap_commerce.sandbox.timefmt import us_eastern_millis
+
 from .common import product_name
 from .ids import IntIds
-from .rand import Rng
 from .tables import Row, StreamSpec
+
+if TYPE_CHECKING:
+    from .rand import Rng
+    from .tables import Record, TimeFields
 
 API = "payments"
 
@@ -22,16 +28,21 @@ _EDGE_AMOUNTS = (
 )
 
 
+#: shares of amounts that are edge values, and (up to) that have four decimal places
+_EDGE_SHARE, _FOUR_PLACES_SHARE = 0.02, 0.35
+
+
 def _amount(rng: Rng) -> Decimal:
     x = rng.random()
-    if x < 0.02:
+    if x < _EDGE_SHARE:
         return rng.pick(_EDGE_AMOUNTS)
-    if x < 0.35:
+    if x < _FOUR_PLACES_SHARE:
         return rng.money(0.5, 900, places=4)  # four places, trailing zeros kept
     return rng.money(0.5, 900, places=2)
 
 
-def build_order_payment(rng: Rng, row: Row) -> dict:
+def build_order_payment(rng: Rng, row: Row) -> Record:
+    """A card or other payment of an order, amounts exact to four places."""
     payment_type = rng.pick(
         ("credit_card", "credit_card", "credit_card", "paypal", "ach", "gift_card")
     )
@@ -58,14 +69,16 @@ def build_order_payment(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_order_payment(rng: Rng, record: dict, now: str) -> None:
+def touch_order_payment(_rng: Rng, record: Record, _now: str) -> None:
+    """A payment captured, or voided."""
     if record["is_approved"] and not record["is_captured"]:
         record["is_captured"] = True
     else:
         record["is_void"] = True
 
 
-def build_product(rng: Rng, row: Row) -> dict:
+def build_product(rng: Rng, row: Row) -> Record:
+    """A product of the merchant's catalogue."""
     price = rng.money(2, 400)
     return {
         "id": row.id,
@@ -84,12 +97,13 @@ def build_product(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_product(rng: Rng, record: dict, now: str) -> None:
+def touch_product(rng: Rng, record: Record, _now: str) -> None:
+    """New stock and price."""
     record["quantity_on_hand"] = rng.between(0, 900)
     record["price"] = rng.money(2, 400)
 
 
-_DATED = {"created": "created_at", "modified": "updated_at"}
+_DATED: TimeFields = {"created": "created_at", "modified": "updated_at"}
 
 STREAMS = (
     StreamSpec(

@@ -1,16 +1,26 @@
 """shop data (contract §2.3): integer ids (child rows unique across all products), decimal
-numbers for prices, totals and weights, naive UTC timestamps ``2024-03-01T12:00:00``."""
+numbers for prices, totals and weights, naive UTC timestamps ``2024-03-01T12:00:00``.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ..timefmt import naive_utc
+from tap_commerce.sandbox.timefmt import naive_utc
+
 from . import vocab
 from .common import address, description_html, person, product_name, sku, slugify
 from .ids import IntIds, SequentialIds, UuidIds
-from .rand import Rng
 from .tables import Row, StreamSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from typing_extensions import Unpack
+
+    from .rand import Rng
+    from .tables import Record, SpecOptions
 
 API = "shop"
 _SITE = "https://demo-shop.example"
@@ -37,7 +47,8 @@ def _weight(rng: Rng) -> Decimal | None:
 # countries (reference data: one page, fixed list) --------------------------------------
 
 
-def build_country(rng: Rng, row: Row) -> dict:
+def build_country(_rng: Rng, row: Row) -> Record:
+    """A country of the fixed list: its ISO code and name."""
     iso, name = vocab.COUNTRIES[row.index % len(vocab.COUNTRIES)]
     return {"id": row.id, "iso": iso, "name": name}
 
@@ -45,7 +56,8 @@ def build_country(rng: Rng, row: Row) -> dict:
 # pages --------------------------------------------------------------------------------
 
 
-def build_page(rng: Rng, row: Row) -> dict:
+def build_page(rng: Rng, row: Row) -> Record:
+    """A content page with its slug and URL."""
     title = rng.pick(vocab.PAGE_TITLES)
     slug = f"{slugify(title)}-{row.index}"
     return {
@@ -58,14 +70,16 @@ def build_page(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_page(rng: Rng, record: dict, now: str) -> None:
+def touch_page(_rng: Rng, record: Record, _now: str) -> None:
+    """An edit: the meta title changes."""
     record["meta_title"] = f"{record['title']} | Demo Shop (updated)"
 
 
 # products and their children ----------------------------------------------------------
 
 
-def build_product(rng: Rng, row: Row) -> dict:
+def build_product(rng: Rng, row: Row) -> Record:
+    """A product: price (sometimes on sale), stock, weight and its URLs."""
     title = product_name(rng)
     slug = f"{slugify(title)}-{row.index}"
     price = rng.money(3, 250)
@@ -89,26 +103,31 @@ def build_product(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_product(rng: Rng, record: dict, now: str) -> None:
+def touch_product(rng: Rng, record: Record, _now: str) -> None:
+    """An update: new stock, and the product switched on or off."""
     record["stock"] = rng.between(0, 500)
     record["active"] = not record["active"]
 
 
-def build_image(rng: Rng, row: Row) -> dict:
-    slug = row.parent["slug"]
+def build_image(rng: Rng, row: Row) -> Record:
+    """An image of the parent product."""
+    parent = row.parent_record
+    slug = parent["slug"]
     return {
         "id": row.id,
         "url": f"https://cdn.demo-shop.example/img/{slug}/{row.id}.jpg",
-        "description": rng.maybe(f"{row.parent['title']} — view {rng.between(1, 9)}", 0.3),
+        "description": rng.maybe(f"{parent['title']} — view {rng.between(1, 9)}", 0.3),
         "sort_order": rng.between(0, 8),
     }
 
 
-def touch_image(rng: Rng, record: dict, now: str) -> None:
+def touch_image(rng: Rng, record: Record, _now: str) -> None:
+    """An update: the image moves in the sort order."""
     record["sort_order"] = rng.between(0, 8)
 
 
-def build_review(rng: Rng, row: Row) -> dict:
+def build_review(rng: Rng, row: Row) -> Record:
+    """A review of the parent product."""
     return {
         "id": row.id,
         "name": rng.maybe(person(rng).first, 0.1),
@@ -119,11 +138,13 @@ def build_review(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_review(rng: Rng, record: dict, now: str) -> None:
+def touch_review(_rng: Rng, record: Record, _now: str) -> None:
+    """A review shown or hidden."""
     record["active"] = not record["active"]
 
 
-def build_option(rng: Rng, row: Row) -> dict:
+def build_option(rng: Rng, row: Row) -> Record:
+    """An option of the parent product (size, colour, material) and its values."""
     name = rng.pick(vocab.OPTION_NAMES)
     pool = vocab.SIZES if name == "Size" else vocab.COLORS if name == "Color" else vocab.MATERIALS
     return {
@@ -133,12 +154,14 @@ def build_option(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_option(rng: Rng, record: dict, now: str) -> None:
+def touch_option(_rng: Rng, record: Record, _now: str) -> None:
+    """An option renamed."""
     record["name"] = f"{record['name']} (renamed)"
 
 
-def build_variation(rng: Rng, row: Row) -> dict:
-    parent = row.parent
+def build_variation(rng: Rng, row: Row) -> Record:
+    """A variation of the parent product, priced from it."""
+    parent = row.parent_record
     price = parent["price"] + rng.money(0, 15)
     return {
         "id": row.id,
@@ -161,14 +184,16 @@ def build_variation(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_variation(rng: Rng, record: dict, now: str) -> None:
+def touch_variation(rng: Rng, record: Record, _now: str) -> None:
+    """An update: new stock."""
     record["stock"] = rng.between(0, 120)
 
 
 # the rest -----------------------------------------------------------------------------
 
 
-def build_choice_set(rng: Rng, row: Row) -> dict:
+def build_choice_set(rng: Rng, row: Row) -> Record:
+    """A set of choices offered at checkout."""
     name = rng.pick(("Gift wrap", "Engraving", "Delivery slot", "Colour choice", "Size choice"))
     return {
         "id": row.id,
@@ -178,11 +203,13 @@ def build_choice_set(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_choice_set(rng: Rng, record: dict, now: str) -> None:
+def touch_choice_set(_rng: Rng, record: Record, _now: str) -> None:
+    """A choice set's display name edited."""
     record["display_name"] = f"{record['display_name'] or 'Choice'} (updated)"
 
 
-def build_customer(rng: Rng, row: Row) -> dict:
+def build_customer(rng: Rng, row: Row) -> Record:
+    """A customer, with the country of their address."""
     who, a = person(rng), address(rng)
     return {
         "id": row.id,
@@ -201,11 +228,12 @@ def build_customer(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_customer(rng: Rng, record: dict, now: str) -> None:
+def touch_customer(_rng: Rng, record: Record, _now: str) -> None:
+    """A customer's marketing consent toggled."""
     record["accepts_marketing"] = not record["accepts_marketing"]
 
 
-def _order_address(rng: Rng, name: str, email: str) -> dict:
+def _order_address(rng: Rng, name: str, email: str) -> Record:
     a = address(rng)
     return {
         "name": name,
@@ -217,9 +245,10 @@ def _order_address(rng: Rng, name: str, email: str) -> dict:
     }
 
 
-def build_order(rng: Rng, row: Row) -> dict:
+def build_order(rng: Rng, row: Row) -> Record:
+    """An order of one to four products, with its totals and addresses."""
     who = person(rng)
-    lines = []
+    lines: list[Record] = []
     for _ in range(rng.between(1, 4)):
         product = row.refs.pick_original(rng, "products") or {}
         quantity = rng.between(1, 3)
@@ -259,12 +288,14 @@ def build_order(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_order(rng: Rng, record: dict, now: str) -> None:
+def touch_order(rng: Rng, record: Record, _now: str) -> None:
+    """An order moved on to a later status."""
     status_id, status_name = rng.pick(ORDER_STATUSES[1:])
     record["status"] = {"id": status_id, "name": status_name}
 
 
-def build_shipping_zone(rng: Rng, row: Row) -> dict:
+def build_shipping_zone(rng: Rng, row: Row) -> Record:
+    """A shipping zone and the countries it covers."""
     countries = row.refs.tables["countries"].size
     return {
         "uuid": row.id,
@@ -277,7 +308,8 @@ def build_shipping_zone(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_shipping_zone(rng: Rng, record: dict, now: str) -> None:
+def touch_shipping_zone(_rng: Rng, record: Record, _now: str) -> None:
+    """A zone's VAT toggled."""
     record["vat"] = not record["vat"]
 
 
@@ -289,9 +321,10 @@ _EVENT_TOPICS = (
 )
 
 
-def build_event(rng: Rng, row: Row) -> dict:
+def build_event(rng: Rng, row: Row) -> Record:
+    """A webhook event about an order, a product or a customer."""
     topic, subject_type, stream = rng.pick(_EVENT_TOPICS)
-    data: dict | None
+    data: Record | None
     if subject_type == "order":
         data = {"total": rng.money(5, 500), "currency": "GBP", "items": rng.between(1, 4)}
     elif subject_type == "product":
@@ -312,7 +345,8 @@ def build_event(rng: Rng, row: Row) -> dict:
     }
 
 
-def build_category(rng: Rng, row: Row) -> dict:
+def build_category(rng: Rng, row: Row) -> Record:
+    """A product category."""
     title = f"{rng.pick(vocab.ADJECTIVES)} {rng.pick(vocab.NOUNS)}s"
     slug = f"{slugify(title)}-{row.index}"
     return {
@@ -327,11 +361,13 @@ def build_category(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_category(rng: Rng, record: dict, now: str) -> None:
+def touch_category(_rng: Rng, record: Record, _now: str) -> None:
+    """A category (un)featured."""
     record["featured"] = not record["featured"]
 
 
-def build_theme(rng: Rng, row: Row) -> dict:
+def build_theme(rng: Rng, row: Row) -> Record:
+    """A storefront theme (the first is the live one)."""
     title = f"{rng.pick(('Aurora', 'Minimal', 'Boutique', 'Harbour', 'Atelier'))} v{row.index + 1}"
     return {
         "id": row.id,
@@ -342,17 +378,22 @@ def build_theme(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_theme(rng: Rng, record: dict, now: str) -> None:
+def touch_theme(_rng: Rng, record: Record, _now: str) -> None:
+    """A theme's title edited."""
     record["title"] = f"{record['title']} (edited)"
 
 
 def _spec(
-    name: str, size: int, build, touch, created: str | None = "created_at_utc", **kw
+    name: str,
+    size: int,
+    build: Callable[[Rng, Row], Record],
+    touch: Callable[[Rng, Record, str], None] | None,
+    **kw: Unpack[SpecOptions],
 ) -> StreamSpec:
+    """A shop stream: naive UTC seconds, created at ``created_at_utc`` unless said otherwise."""
     kw.setdefault("ids", IntIds(1000))
-    return StreamSpec(
-        API, name, size, build, touch, fmt=naive_utc, created=created, resolution_ms=1000, **kw
-    )
+    kw.setdefault("created", "created_at_utc")
+    return StreamSpec(API, name, size, build, touch, fmt=naive_utc, resolution_ms=1000, **kw)
 
 
 STREAMS = (

@@ -1,16 +1,26 @@
 """storefront data (contract §2.1): string ids, ``Money`` = ``{currency, value}`` with a
-decimal string, timestamps ``2024-03-01T12:00:00.123Z``."""
+decimal string, timestamps ``2024-03-01T12:00:00.123Z``.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ..timefmt import utc_millis_z
+from tap_commerce.sandbox.timefmt import utc_millis_z
+
 from . import vocab
 from .common import address, cents, description_html, person, product_name, sku, slugify
 from .ids import HexIds
 from .rand import Rng, mix64
-from .tables import Row, StreamSpec, Table
+from .tables import Record, Row, StreamSpec, Table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from typing_extensions import Unpack
+
+    from .tables import TimeFields
 
 API = "storefront"
 CURRENCY = "USD"
@@ -18,7 +28,8 @@ _ZERO = Decimal("0.00")
 _TAX_RATE = Decimal("0.0825")
 
 
-def money(value: Decimal) -> dict:
+def money(value: Decimal) -> Record:
+    """A money object of the API: currency and the amount in cents, as text."""
     return {"currency": CURRENCY, "value": str(cents(value))}
 
 
@@ -32,7 +43,7 @@ def _variant_count(products: Table, product_index: int) -> int:
     return 0 if h % 10 == 0 else 1 + h % 4  # one product in ten has no variants ([])
 
 
-def _address(rng: Rng, first: str, last: str) -> dict:
+def _address(rng: Rng, first: str, last: str) -> Record:
     a = address(rng)
     return {
         "firstName": first,
@@ -50,7 +61,8 @@ def _address(rng: Rng, first: str, last: str) -> dict:
 # inventory ----------------------------------------------------------------------------
 
 
-def build_inventory(rng: Rng, row: Row) -> dict:
+def build_inventory(rng: Rng, row: Row) -> Record:
+    """The stock of one product variant."""
     products = row.refs.tables["products"]
     j = int(rng.random() * products.size) if products.size else 0
     count = _variant_count(products, j) if products.size else 0
@@ -66,7 +78,8 @@ def build_inventory(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_inventory(rng: Rng, record: dict, now: str) -> None:
+def touch_inventory(rng: Rng, record: Record, _now: str) -> None:
+    """A stock change (unlimited stock stays so)."""
     if not record["isUnlimited"]:
         record["quantity"] = max(0, record["quantity"] + rng.between(-20, 50))
 
@@ -74,7 +87,7 @@ def touch_inventory(rng: Rng, record: dict, now: str) -> None:
 # orders -------------------------------------------------------------------------------
 
 
-def _line_item(rng: Rng, row: Row) -> tuple[dict, Decimal]:
+def _line_item(rng: Rng, row: Row) -> tuple[Record, Decimal]:
     product = row.refs.pick_original(rng, "products")
     variants = (product or {}).get("variants") or []
     if variants:
@@ -98,11 +111,12 @@ def _line_item(rng: Rng, row: Row) -> tuple[dict, Decimal]:
     return item, price * quantity
 
 
-def build_order(rng: Rng, row: Row) -> dict:
+def build_order(rng: Rng, row: Row) -> Record:
+    """An order of one to four line items, with its totals and addresses."""
     buyer = person(rng)
-    items, amounts = zip(*(_line_item(rng, row) for _ in range(rng.between(1, 4))))
+    items, amounts = zip(*(_line_item(rng, row) for _ in range(rng.between(1, 4))), strict=True)
     subtotal = sum(amounts, _ZERO)
-    shipping = rng.array(
+    shipping: list[Record] | None = rng.array(
         lambda: [
             {
                 "method": rng.pick(("Standard", "Express", "Pickup")),
@@ -112,7 +126,7 @@ def build_order(rng: Rng, row: Row) -> dict:
         p_empty=0.2,
         p_null=0.03,
     )
-    discounts = rng.array(
+    discounts: list[Record] | None = rng.array(
         lambda: [
             {
                 "name": "Welcome offer",
@@ -152,7 +166,8 @@ def build_order(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_order(rng: Rng, record: dict, now: str) -> None:
+def touch_order(_rng: Rng, record: Record, now: str) -> None:
+    """An order fulfilled, or if it was already, refunded."""
     if record["fulfillmentStatus"] == "PENDING":
         record["fulfillmentStatus"], record["fulfilledOn"] = "FULFILLED", now
     else:
@@ -162,21 +177,23 @@ def touch_order(rng: Rng, record: dict, now: str) -> None:
 # store pages --------------------------------------------------------------------------
 
 
-def build_store_page(rng: Rng, row: Row) -> dict:
+def build_store_page(rng: Rng, row: Row) -> Record:
+    """A page of the store."""
     title = rng.pick(vocab.PAGE_TITLES)
     if row.index >= len(vocab.PAGE_TITLES):
         title = f"{title} {row.index}"
     return {"id": row.id, "title": title, "isEnabled": rng.chance(0.85), "urlSlug": slugify(title)}
 
 
-def touch_store_page(rng: Rng, record: dict, now: str) -> None:
+def touch_store_page(_rng: Rng, record: Record, _now: str) -> None:
+    """A page switched on or off."""
     record["isEnabled"] = not record["isEnabled"]
 
 
 # products -----------------------------------------------------------------------------
 
 
-def _variant(rng: Rng, products: Table, product_index: int, k: int) -> dict:
+def _variant(rng: Rng, products: Table, product_index: int, k: int) -> Record:
     base = rng.money(5, 150)
     on_sale = rng.chance(0.2)
     unlimited = rng.chance(0.1)
@@ -196,7 +213,8 @@ def _variant(rng: Rng, products: Table, product_index: int, k: int) -> dict:
     }
 
 
-def build_product(rng: Rng, row: Row) -> dict:
+def build_product(rng: Rng, row: Row) -> Record:
+    """A product and its variants."""
     products = row.refs.tables["products"]
     name = product_name(rng)
     slug = f"{slugify(name)}-{row.index}"
@@ -218,7 +236,8 @@ def build_product(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_product(rng: Rng, record: dict, now: str) -> None:
+def touch_product(rng: Rng, record: Record, _now: str) -> None:
+    """A product shown or hidden, with new stock for its variants."""
     record["isVisible"] = not record["isVisible"]
     for variant in record["variants"] or ():
         variant["stock"]["quantity"] = rng.between(0, 250)
@@ -227,13 +246,14 @@ def touch_product(rng: Rng, record: dict, now: str) -> None:
 # transactions -------------------------------------------------------------------------
 
 
-def build_transaction(rng: Rng, row: Row) -> dict:
+def build_transaction(rng: Rng, row: Row) -> Record:
+    """A payment document of an order."""
     sales = rng.money(5, 600)
     taxes = cents(sales * _TAX_RATE)
     total = sales + taxes
     fee = cents(total * Decimal("0.029") + Decimal("0.30"))
 
-    def payment() -> dict:
+    def payment() -> Record:
         return {
             "id": rng.hex(24),
             "amount": money(total),
@@ -260,14 +280,16 @@ def build_transaction(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_transaction(rng: Rng, record: dict, now: str) -> None:
+def touch_transaction(_rng: Rng, record: Record, _now: str) -> None:
+    """A transaction voided."""
     record["voided"] = True
 
 
 # profiles -----------------------------------------------------------------------------
 
 
-def build_profile(rng: Rng, row: Row) -> dict:
+def build_profile(rng: Rng, row: Row) -> Record:
+    """A customer or subscriber profile."""
     who = person(rng)
     is_customer = rng.chance(0.7)
     a = address(rng)
@@ -300,15 +322,23 @@ def build_profile(rng: Rng, row: Row) -> dict:
     }
 
 
-def touch_profile(rng: Rng, record: dict, now: str) -> None:
+def touch_profile(_rng: Rng, record: Record, _now: str) -> None:
+    """A profile's marketing consent toggled."""
     record["acceptsMarketing"] = not record["acceptsMarketing"]
 
 
-def _spec(name: str, size: int, build, touch, **kw) -> StreamSpec:
+def _spec(
+    name: str,
+    size: int,
+    build: Callable[[Rng, Row], Record],
+    touch: Callable[[Rng, Record, str], None] | None,
+    **kw: Unpack[TimeFields],
+) -> StreamSpec:
+    """A storefront stream: hex ids, timestamps to the millisecond."""
     return StreamSpec(API, name, size, build, touch, fmt=utc_millis_z, ids=HexIds(), **kw)
 
 
-_DATED = {"created": "createdOn", "modified": "modifiedOn"}
+_DATED: TimeFields = {"created": "createdOn", "modified": "modifiedOn"}
 
 STREAMS = (
     _spec("inventory", 600, build_inventory, touch_inventory),

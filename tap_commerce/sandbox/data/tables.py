@@ -20,13 +20,21 @@ import bisect
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
-from ..jsonenc import dumps, dumps_each
+from tap_commerce.sandbox.jsonenc import dumps, dumps_each
+
 from .ids import IdScheme, IntIds
 from .rand import Rng, mix64, unit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+#: one generated record (a JSON object)
+Record = dict[str, Any]
+_Item = TypeVar("_Item")
+_Value = TypeVar("_Value")
 
 #: Generated data spans this many days back from the anchor.
 HISTORY_DAYS = 3 * 365
@@ -43,9 +51,9 @@ class StreamSpec:
     api: str
     name: str
     size: int  # records at scale 1.0
-    build: Callable[[Rng, Row], dict]  # one complete record
+    build: Callable[[Rng, Row], Record]  # one complete record
     # What an "updated" mutation changes (it also gets "now"); None: records never change.
-    touch: Callable[[Rng, dict, str], None] | None
+    touch: Callable[[Rng, Record, str], None] | None
     fmt: Callable[[int], str]  # the API's timestamp format
     ids: IdScheme = field(default_factory=lambda: IntIds(1000))
     key: str = "id"
@@ -56,6 +64,32 @@ class StreamSpec:
     parent: str | None = None  # child streams: the parent stream's name
     fixed_size: int | None = None  # reference data: row count independent of scale
     mutable: bool = True  # False: fixed reference data, never added to
+
+
+class TimeFields(TypedDict, total=False):
+    """The fields of a `StreamSpec` that name a stream's time fields."""
+
+    created: str | None
+    modified: str | None
+
+
+class Timing(TimeFields, total=False):
+    """`TimeFields` and their resolution."""
+
+    resolution_ms: int
+
+
+class SpecOptions(TimeFields, total=False):
+    """The optional fields of a `StreamSpec` but ``resolution_ms`` (what an API module
+    passes through to it).
+    """
+
+    ids: IdScheme
+    key: str
+    modified_share: float
+    parent: str | None
+    fixed_size: int | None
+    mutable: bool
 
 
 class Row:
@@ -73,9 +107,22 @@ class Row:
         "refs",
     )
 
-    def __init__(self, index, id, created_ms, modified_ms, fmt, refs, anchor_ms, parent=None):
+    def __init__(  # noqa: PLR0917 - made per record: positional arguments are the cheapest
+        self,
+        index: int,
+        id_: Any,
+        created_ms: int,
+        modified_ms: int,
+        fmt: Callable[[int], str],
+        refs: Refs,
+        anchor_ms: int,
+        parent: Record | None = None,
+    ) -> None:
+        """Record ``index`` (id ``id_``) of a stream, created and last modified at those
+        epoch milliseconds, its times spelt by ``fmt``; ``parent``: a child row's parent.
+        """
         self.index = index
-        self.id = id
+        self.id = id_
         self.created_ms = created_ms
         self.modified_ms = modified_ms
         self.fmt = fmt
@@ -86,16 +133,28 @@ class Row:
 
     @property
     def created(self) -> str:
+        """The creation time, spelt as the API does (made once)."""
         if self._created is None:
             self._created = self.fmt(self.created_ms)
         return self._created
 
     @property
     def modified(self) -> str:
+        """The time of the last modification, spelt as the API does."""
         # Most records were never modified: reuse the formatted creation time.
         return self.created if self.modified_ms == self.created_ms else self.fmt(self.modified_ms)
 
+    @property
+    def parent_record(self) -> Record:
+        """The parent record of a child row (TypeError for a top-level record)."""
+        parent = self.parent
+        if parent is None:
+            msg = "a top-level record has no parent record"
+            raise TypeError(msg)
+        return parent
+
     def at(self, ms: int) -> str:
+        """An instant spelt as the API does (the creation time's text reused)."""
         return self.created if ms == self.created_ms else self.fmt(ms)
 
     def between(self, rng: Rng) -> int:
@@ -107,6 +166,7 @@ class Refs:
     """Read access to the other tables of one API, so records can reference each other."""
 
     def __init__(self) -> None:
+        """No tables yet: the dataset adds them."""
         self.tables: dict[str, Table] = {}
 
     def pick_id(self, rng: Rng, stream: str) -> Any:
@@ -116,7 +176,7 @@ class Refs:
             return None
         return table.id_at(int(rng.random() * table.size))
 
-    def pick_original(self, rng: Rng, stream: str) -> dict | None:
+    def pick_original(self, rng: Rng, stream: str) -> Record | None:
         """A random base record of ``stream`` as generated (``None`` if it is empty)."""
         table = self.tables[stream]
         if table.size == 0:
@@ -127,14 +187,14 @@ class Refs:
 class _BlockCache:
     """A small thread-safe LRU of generated blocks, bounded by total weight."""
 
-    def __init__(self, max_weight: int, weigh: Callable[[list], int] = len) -> None:
+    def __init__(self, max_weight: int, weigh: Callable[[list[Any]], int] = len) -> None:
         self._max_weight = max_weight
         self._weigh = weigh
         self._weight = 0
-        self._items: OrderedDict[int, tuple[list, int]] = OrderedDict()
+        self._items: OrderedDict[int, tuple[list[Any], int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: int) -> list | None:
+    def get(self, key: int) -> list[Any] | None:
         with self._lock:
             item = self._items.get(key)
             if item is None:
@@ -142,7 +202,7 @@ class _BlockCache:
             self._items.move_to_end(key)
             return item[0]
 
-    def put(self, key: int, value: list) -> None:
+    def put(self, key: int, value: list[Any]) -> None:
         weight = self._weigh(value)
         with self._lock:
             old = self._items.pop(key, None)
@@ -153,6 +213,10 @@ class _BlockCache:
             while self._weight > self._max_weight and len(self._items) > 1:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._weight -= dropped
+
+
+def _unchanged(_rng: Rng, _record: Record, _now: str) -> None:
+    """The ``touch`` of a stream whose records never change (none is chosen to be)."""
 
 
 def _text_weight(fragments: list[str]) -> int:
@@ -167,6 +231,9 @@ class Table:
     """One top-level stream: base records by formula, plus mutations."""
 
     def __init__(self, spec: StreamSpec, size: int, salt: int, anchor_ms: int, refs: Refs) -> None:
+        """``size`` base records of ``spec``, salted ``salt``, made up to ``anchor_ms``;
+        ``refs``: the API's tables, for references between records.
+        """
         self.spec = spec
         self.size = size
         self.salt = salt
@@ -174,9 +241,9 @@ class Table:
         self.refs = refs
         self._start_ms = anchor_ms - HISTORY_DAYS * _MS_PER_DAY
         # Mutations, layered over the base records:
-        self._extra: list[tuple[int, int, dict]] = []  # (created, modified, record), i >= size
-        self._born: list[dict] = []  # records as first added (updates replace copies)
-        self._changed: dict[int, tuple[int, int, dict]] = {}  # base index -> replacement
+        self._extra: list[tuple[int, int, Record]] = []  # (created, modified, record), i >= size
+        self._born: list[Record] = []  # records as first added (updates replace copies)
+        self._changed: dict[int, tuple[int, int, Record]] = {}  # base index -> replacement
         self._deleted: set[int] = set()
         self.version = 0  # bumped by every mutation; views and caches key on it
         self._lock = threading.RLock()
@@ -192,6 +259,7 @@ class Table:
         return self.size + len(self._extra)
 
     def id_at(self, index: int) -> Any:
+        """The id of record ``index``."""
         return self.spec.ids.make(self.salt, index)
 
     def index_of(self, key: Any) -> int | None:
@@ -207,7 +275,8 @@ class Table:
         Creation times follow ``1 - (1-u)**1.5`` over the history, u = (index + jitter) / size:
         monotonic in the index (so index order is creation order) and denser towards the
         anchor, as a growing shop's are — about a fifth of the records fall in the last
-        90 days."""
+        90 days.
+        """
         h = mix64(self.salt ^ (index << 8))
         u = (index + unit(h)) / self.size
         span = self.anchor_ms - self._start_ms
@@ -220,6 +289,7 @@ class Table:
         return created, created
 
     def times(self, index: int) -> tuple[int, int]:
+        """Creation and last modification time of record ``index``."""
         if index >= self.size:
             created, modified, _ = self._extra[index - self.size]
             return created, modified
@@ -229,21 +299,22 @@ class Table:
         return self._base_times(index)
 
     def created_ms(self, index: int) -> int:
+        """Creation time of record ``index``."""
         return self.times(index)[0]
 
     # Records -------------------------------------------------------------------------
 
-    def _generate(self, block_no: int) -> list[dict]:
+    def _generate(self, block_no: int) -> list[Record]:
         rng = Rng(mix64(self.salt ^ (block_no << 20) ^ 0xB10C))
         fmt, refs, anchor = self.spec.fmt, self.refs, self.anchor_ms
-        block = []
+        block: list[Record] = []
         for index in range(block_no * _BLOCK, min((block_no + 1) * _BLOCK, self.size)):
             created, modified = self._base_times(index)
             row = Row(index, self.id_at(index), created, modified, fmt, refs, anchor)
             block.append(self.spec.build(rng, row))
         return block
 
-    def _block(self, block_no: int) -> list[dict]:
+    def _block(self, block_no: int) -> list[Record]:
         block = self._blocks.get(block_no)
         if block is None:
             block = self._generate(block_no)
@@ -259,7 +330,7 @@ class Table:
             self._json_blocks.put(block_no, fragments)
         return fragments
 
-    def record(self, index: int) -> dict:
+    def record(self, index: int) -> Record:
         """The current record at ``index`` (shared: do not modify it)."""
         if index >= self.size:
             return self._extra[index - self.size][2]
@@ -268,14 +339,15 @@ class Table:
             return changed[2]
         return self._block(index // _BLOCK)[index % _BLOCK]
 
-    def original(self, index: int) -> dict:
+    def original(self, index: int) -> Record:
         """The record as it was generated or added, ignoring later updates: what child rows
-        derive from, so they do not depend on when a parent was updated."""
+        derive from, so they do not depend on when a parent was updated.
+        """
         if index >= self.size:
             return self._born[index - self.size]
         return self._block(index // _BLOCK)[index % _BLOCK]
 
-    def records(self, indices: Iterable[int]) -> list[dict]:
+    def records(self, indices: Iterable[int]) -> list[Record]:
         """Records at ``indices``, fetching each generated block once per run of indices."""
         return self._gather(indices, self._block, self.record)
 
@@ -283,11 +355,18 @@ class Table:
         """The records at ``indices`` as encoded JSON text (what list pages are made of)."""
         return self._gather(indices, self._json_block, lambda index: dumps(self.record(index)))
 
-    def _gather(self, indices: Iterable[int], block_of, changed) -> list:  # noqa: ANN001
+    def _gather(
+        self,
+        indices: Iterable[int],
+        block_of: Callable[[int], list[_Item]],
+        changed: Callable[[int], _Item],
+    ) -> list[_Item]:
         """Items at ``indices``: unchanged generated ones from their block (``block_of``),
-        added or updated ones through ``changed``."""
-        out = []
-        block_no, block = -1, None
+        added or updated ones through ``changed``.
+        """
+        out: list[_Item] = []
+        block_no = -1
+        block: list[_Item] = []  # replaced before use: no block number is -1
         for index in indices:
             if index < self.size and index not in self._changed:
                 if index // _BLOCK != block_no:
@@ -303,7 +382,8 @@ class Table:
 
         The server calls this right after answering a page, on the same connection's
         thread: while the client parses the page, the next one is generated, and the
-        client's next request finds it ready (no extra thread competing for the GIL)."""
+        client's next request finds it ready (no extra thread competing for the GIL).
+        """
         upcoming = live[start : start + count]
         if not upcoming or upcoming[0] >= self.size:
             return
@@ -314,11 +394,12 @@ class Table:
 
     # Views (cached per version) ------------------------------------------------------
 
-    def _view(self, name: str, build: Callable[[], Any]) -> Any:
+    def _view(self, name: str, build: Callable[[], _Value]) -> _Value:
         with self._lock:
             cached = self._views.get(name)
             if cached is not None and cached[0] == self.version:
-                return cached[1]
+                view: _Value = cached[1]  # what `build` of this name made
+                return view
             version = self.version
         value = build()
         with self._lock:
@@ -334,7 +415,8 @@ class Table:
 
     def positions(self, indices: Iterable[int]) -> list[int]:
         """The 0-based position of each live index in :meth:`live` (the stream's full,
-        unfiltered list in creation order): the index itself unless records were deleted."""
+        unfiltered list in creation order): the index itself unless records were deleted.
+        """
         if not self._deleted:
             return list(indices)
         live = self.live()
@@ -351,7 +433,8 @@ class Table:
 
     def created_between(self, lo_ms: int | None, hi_ms: int | None) -> Sequence[int]:
         """Live indices created in ``[lo_ms, hi_ms]``, in creation order (binary search:
-        creation time is monotonic in the index)."""
+        creation time is monotonic in the index).
+        """
         live = self.live()
         lo = 0 if lo_ms is None else bisect.bisect_left(live, lo_ms, key=self.created_ms)
         hi = len(live) if hi_ms is None else bisect.bisect_right(live, hi_ms, key=self.created_ms)
@@ -363,11 +446,14 @@ class Table:
         live = self.live()
         return rng.sample(live, min(k, len(live)))
 
-    def mutate(self, rng: Rng, now_ms: int, added: int, updated: int, deleted: int) -> dict:
+    def mutate(
+        self, rng: Rng, now_ms: int, added: int, updated: int, deleted: int
+    ) -> dict[str, list[Any]]:
         """Update, delete and add records; returns the ids touched."""
         spec = self.spec
-        if spec.touch is None:
-            updated = 0
+        touch = spec.touch
+        if touch is None:
+            touch, updated = _unchanged, 0
         now_ms = _round_down(now_ms, spec.resolution_ms)
         now = spec.fmt(now_ms)
         with self._lock:
@@ -376,7 +462,7 @@ class Table:
             for index in to_update:
                 created, modified = self.times(index)
                 record = copy.deepcopy(self.record(index))
-                spec.touch(rng, record, now)
+                touch(rng, record, now)
                 if spec.modified:
                     record[spec.modified] = now
                     modified = now_ms
@@ -408,11 +494,13 @@ class ChildTable:
 
     Each parent gets 0-8 rows (a count derived from its index). Rows are numbered globally
     in creation order ("ordinals"); ids derive from ordinals, so they are unique across all
-    parents. Parents added by mutations get their base rows allocated on first use."""
+    parents. Parents added by mutations get their base rows allocated on first use.
+    """
 
     MAX_ROWS = 8
 
     def __init__(self, spec: StreamSpec, parent: Table, salt: int, anchor_ms: int) -> None:
+        """The rows of ``spec`` under the records of ``parent``, salted ``salt``."""
         self.spec = spec
         self.parent = parent
         self.salt = salt
@@ -421,8 +509,8 @@ class ChildTable:
         self._starts: list[int] = []  # first ordinal of each parent's base rows
         self._next = 0  # next free ordinal
         self._added: dict[int, list[int]] = {}  # parent index -> ordinals added by mutations
-        self._extra: dict[int, dict] = {}  # ordinal -> row added by a mutation
-        self._changed: dict[int, dict] = {}  # ordinal -> replacement row
+        self._extra: dict[int, Record] = {}  # ordinal -> row added by a mutation
+        self._changed: dict[int, Record] = {}  # ordinal -> replacement row
         self._deleted: set[int] = set()
         self._lock = threading.RLock()
         self._cache = _BlockCache(4096, lambda rows: len(rows) + 1)
@@ -437,7 +525,7 @@ class ChildTable:
                 self._starts.append(self._next)
                 self._next += count
 
-    def _base_rows(self, p: int) -> list[dict]:
+    def _base_rows(self, p: int) -> list[Record]:
         rows = self._cache.get(p)
         if rows is None:
             rng = Rng(mix64(self.salt ^ (p << 12) ^ 0xC41D))
@@ -466,9 +554,10 @@ class ChildTable:
         return rows
 
     def id_at(self, ordinal: int) -> Any:
+        """The id of row ``ordinal``."""
         return self.spec.ids.make(self.salt, ordinal)
 
-    def rows(self, p: int) -> list[dict]:
+    def rows(self, p: int) -> list[Record]:
         """Live rows of parent index ``p``, oldest first (``[]`` for a parent without rows)."""
         self._ensure_parents()
         out = []
@@ -477,9 +566,11 @@ class ChildTable:
             ordinal = start + j
             if ordinal not in self._deleted:
                 out.append(self._changed.get(ordinal, row))
-        for ordinal in self._added.get(p, ()):
-            if ordinal not in self._deleted:
-                out.append(self._changed.get(ordinal, self._extra[ordinal]))
+        out.extend(
+            self._changed.get(ordinal, self._extra[ordinal])
+            for ordinal in self._added.get(p, ())
+            if ordinal not in self._deleted
+        )
         return out
 
     def fragments(self, p: int, offset: int, limit: int) -> list[str]:
@@ -491,16 +582,21 @@ class ChildTable:
         base = range(start, start + self._counts[p])
         return [o for o in (*base, *self._added.get(p, ())) if o not in self._deleted]
 
-    def _row_at(self, p: int, ordinal: int) -> dict:
+    def _row_at(self, p: int, ordinal: int) -> Record:
         if ordinal in self._changed:
             return self._changed[ordinal]
         if ordinal in self._extra:
             return self._extra[ordinal]
         return self._base_rows(p)[ordinal - self._starts[p]]
 
-    def mutate(self, rng: Rng, now_ms: int, added: int, updated: int, deleted: int) -> dict:
+    def mutate(
+        self, rng: Rng, now_ms: int, added: int, updated: int, deleted: int
+    ) -> dict[str, list[Any]]:
         """Add rows to random live parents; update and delete random live rows."""
         spec = self.spec
+        touch = spec.touch
+        if touch is None:
+            touch, updated = _unchanged, 0
         now_ms = _round_down(now_ms, spec.resolution_ms)
         now = spec.fmt(now_ms)
         with self._lock:
@@ -512,9 +608,9 @@ class ChildTable:
             chosen = rng.sample(candidates, min(len(candidates), updated + deleted))
             to_update, to_delete = chosen[:updated], chosen[updated:]
             for p, ordinal in to_update:
-                row = copy.deepcopy(self._row_at(p, ordinal))
-                spec.touch(rng, row, now)
-                self._changed[ordinal] = row
+                changed = copy.deepcopy(self._row_at(p, ordinal))
+                touch(rng, changed, now)
+                self._changed[ordinal] = changed
             self._deleted.update(o for _, o in to_delete)
             new_ids = []
             for _ in range(added if len(parents) else 0):
@@ -540,6 +636,6 @@ class ChildTable:
             "deleted": [self.id_at(o) for _, o in to_delete],
         }
 
-    def all_rows(self) -> Mapping[Any, list[dict]]:
+    def all_rows(self) -> Mapping[Any, list[Record]]:
         """``{parent id: rows}`` for every live parent, in parent creation order."""
         return {self.parent.id_at(p): self.rows(p) for p in self.parent.live()}
