@@ -36,6 +36,7 @@ from pipeline.meltano import (
     PLUGINS,
     MeltanoError,
     installed,
+    link_plugins,
     run_environment,
 )
 from pipeline.postgres import EmbeddedServer, Server
@@ -113,12 +114,7 @@ def project_copy(root: Path, env_file: Path, *, declare: tuple[str, ...] = ()) -
         (root / "meltano.yml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     else:
         shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
-    for kind in ("extractors", "loaders"):
-        (root / ".meltano" / kind).mkdir(parents=True, exist_ok=True)
-        for plugin in (PLUGINS / kind).iterdir():
-            link = root / ".meltano" / kind / plugin.name
-            if not link.exists():
-                link.symlink_to(plugin, target_is_directory=True)
+    link_plugins(root)
     shutil.copy(env_file, root / ".env")
     return root
 

@@ -87,3 +87,16 @@ def meltano(
         msg = f"`meltano {' '.join(args)}` exited {result.returncode}: {errors[-1]}"
         raise MeltanoError(msg, output)
     return result
+
+
+def link_plugins(root: Path) -> None:
+    """Give the Meltano project at ``root`` the plugins installed in this repository's
+    ``.meltano`` (links, nothing installed again); what Meltano writes while running stays
+    in ``root``.
+    """
+    for kind in ("extractors", "loaders"):
+        (root / ".meltano" / kind).mkdir(parents=True, exist_ok=True)
+        for plugin in (PLUGINS / kind).iterdir():
+            link = root / ".meltano" / kind / plugin.name
+            if not link.exists():
+                link.symlink_to(plugin, target_is_directory=True)

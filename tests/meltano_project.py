@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.meltano import MELTANO, PLUGINS, MeltanoError, installed, meltano, run_environment
+from pipeline.meltano import (
+    MELTANO,
+    MeltanoError,
+    installed,
+    link_plugins,
+    meltano,
+    run_environment,
+)
 from pipeline.postgres import Server
 from tests.harness import REPO
 
@@ -48,12 +55,7 @@ class Project:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "meltano.yml", root / "meltano.yml")
-        for kind in ("extractors", "loaders"):
-            (root / ".meltano" / kind).mkdir(parents=True, exist_ok=True)
-            for plugin in (PLUGINS / kind).iterdir():
-                link = root / ".meltano" / kind / plugin.name
-                if not link.exists():
-                    link.symlink_to(plugin, target_is_directory=True)
+        link_plugins(root)
         self.env = run_environment(
             warehouse, base=clean_environment(), system_db=system_db, extra=env
         )
