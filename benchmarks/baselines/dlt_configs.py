@@ -18,7 +18,10 @@ from __future__ import annotations
 import copy
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SECRET = "<secret>"
 
@@ -430,3 +433,12 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def prepare_environment(workdir: Path) -> None:
+    """Set dlt's environment (`dlt_env`, its data and project directories in ``workdir``)
+    for this process, before dlt is imported; what the caller set already wins."""
+    for name, value in dlt_env().items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("DLT_DATA_DIR", str(workdir / "data"))
+    os.environ.setdefault("DLT_PROJECT_DIR", str(workdir))

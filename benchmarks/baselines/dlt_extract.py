@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dlt_configs import dlt_env, fixed_config
+from dlt_configs import fixed_config, prepare_environment
 
 
 def main() -> int:
@@ -32,11 +32,8 @@ def main() -> int:
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
 
-    for name, value in dlt_env().items():
-        os.environ.setdefault(name, value)
     workdir = Path(args.workdir)
-    os.environ.setdefault("DLT_DATA_DIR", str(workdir / "data"))
-    os.environ.setdefault("DLT_PROJECT_DIR", str(workdir))
+    prepare_environment(workdir)
 
     import dlt  # noqa: PLC0415 - after the environment is set
     from dlt.sources.rest_api import rest_api_source  # noqa: PLC0415
