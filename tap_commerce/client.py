@@ -21,12 +21,14 @@ from importlib import resources
 from pathlib import Path
 
 import requests
+from singer_sdk import metrics
 from singer_sdk.exceptions import (
     RetriableAPIError,
 )
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest, RESTStream
 
+from tap_commerce import redact
 from tap_commerce.auth import OAuthClientCredentials
 from tap_commerce.errors import ApiError, AuthError, BadResponseError, ParentGoneError
 from tap_commerce.normalize import (
@@ -60,6 +62,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams.rest import PageContext
 
     from tap_commerce.tap import TapCommerce
+
+_Meter = t.TypeVar("_Meter", bound=metrics.Meter)
 
 
 class Envelope(enum.Enum):
@@ -746,6 +750,45 @@ class ChildStream(CommerceStream):
     _parents_read = 0  # parents whose children were read, and how many children in all
     _rows_read = 0
     _parent_progress: Progress | None = None  # the parent's tracker (see _start_progress)
+    #: this stream's METRIC lines, one set per parent: DEBUG lines (see PerParentFilter)
+    _metrics_logger = redact.PerParentMetrics(metrics.get_metrics_logger())
+
+    def __init__(self, tap: TapCommerce) -> None:
+        """`CommerceStream`'s, with singer-sdk's per-parent INFO lines at DEBUG only."""
+        super().__init__(tap)
+        redact.quiet_child_logger(self.logger, tap.logger)
+
+    def _per_parent(self, meter: _Meter) -> _Meter:
+        """``meter``, logging its lines as this stream's per-parent ones."""
+        meter.logger = self._metrics_logger
+        return meter
+
+    @override
+    def get_record_counter(
+        self,
+        *,
+        endpoint: str | None = None,
+        log_interval: float = metrics.DEFAULT_LOG_INTERVAL,
+    ) -> metrics.Counter:
+        """singer-sdk's, counting one parent's records: its line is a per-parent one."""
+        return self._per_parent(
+            super().get_record_counter(endpoint=endpoint, log_interval=log_interval)
+        )
+
+    @override
+    def get_sync_timer(self) -> metrics.Timer:
+        """singer-sdk's, timing one parent's sync: its line is a per-parent one."""
+        return self._per_parent(super().get_sync_timer())
+
+    @override
+    def get_http_request_counter(self) -> metrics.Counter:
+        """singer-sdk's, counting one parent's requests: its line is a per-parent one."""
+        return self._per_parent(super().get_http_request_counter())
+
+    @override
+    def _log_metric(self, point: metrics.Point[t.Any]) -> None:
+        """A request's timer, for one parent: a per-parent line."""
+        metrics.log(self._metrics_logger, point=point)
 
     def fetch(self, context: Context) -> list[Record]:
         """All records of one parent (safe to call from a fan-out worker thread)."""

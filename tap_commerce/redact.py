@@ -8,6 +8,9 @@ the run) and anything shaped like a credential in a URL or header become ``***``
 
 The same handlers carry the run's other log filter, `PerParentFilter`, which moves
 singer-sdk's per-parent chatter of child streams to DEBUG; `install` puts both in place.
+With DEBUG off that chatter is never built at all (`quiet_child_logger`,
+`PerParentMetrics`): a store of 10,000 products would otherwise make, mask and drop a
+quarter of a million log records.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import re
 import sys
 import threading
+import typing as t
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -93,7 +97,9 @@ class PerParentFilter(logging.Filter):
     "Beginning sync", a bookmark line, a pagination line and METRIC lines tagged with the
     parent's context: half a dozen lines per product and sub-resource, a quarter of a
     million for a store of 10,000 products. They are kept at DEBUG; what each stream
-    did as a whole is still logged at INFO.
+    did as a whole is still logged at INFO, on the tap's logger. With DEBUG off the child
+    streams' loggers stop at WARNING (`quiet_child_logger`), so the lines this filter
+    would drop are never made; their METRIC lines go through `PerParentMetrics`.
     """
 
     def __init__(self, child_streams: set[str], logger_prefix: str) -> None:
@@ -104,22 +110,39 @@ class PerParentFilter(logging.Filter):
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:
-        """Pass a per-parent INFO line as DEBUG, or drop it when DEBUG is off."""
-        if record.levelno != logging.INFO:
-            return True
-        if record.name in self.loggers:
-            per_parent = True
-        elif record.name == "singer_sdk.metrics":
-            message = record.getMessage()
-            per_parent = '"context":{"prd_id"' in message or "'context': {'prd_id'" in message
-        else:
-            return True
-        if not per_parent:
+        """Pass a child stream's INFO line as DEBUG, or drop it when DEBUG is off."""
+        if record.levelno != logging.INFO or record.name not in self.loggers:
             return True
         if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
             return False
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return True
+
+
+def quiet_child_logger(logger: logging.Logger, parent: logging.Logger) -> None:
+    """A child stream's ``logger`` (singer-sdk's per-parent lines, see `PerParentFilter`)
+    stops at WARNING unless ``parent`` (the tap's logger) is at DEBUG.
+    """
+    logger.setLevel(logging.NOTSET if parent.isEnabledFor(logging.DEBUG) else logging.WARNING)
+
+
+class PerParentMetrics(logging.Logger):
+    """Where a child stream's METRIC lines go (one set per parent record): to singer-sdk's
+    metrics logger as DEBUG lines, and nowhere, without being built, when DEBUG is off.
+
+    singer-sdk's meters and `Stream._log_metric` log a point with ``logger.info``; this
+    logger's ``info`` is its target's ``debug``.
+    """
+
+    def __init__(self, target: logging.Logger) -> None:
+        """Log to ``target`` (singer-sdk's ``singer_sdk.metrics`` logger)."""
+        super().__init__(target.name)
+        self.target = target
+
+    @override
+    def info(self, msg: object, *args: object, **kwargs: t.Any) -> None:
+        """``target.debug``: built only when the metrics logger is at DEBUG."""
+        self.target.debug(msg, *args, **kwargs)
 
 
 def install(redactor: Redactor, quiet: PerParentFilter | None = None) -> None:

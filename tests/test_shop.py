@@ -345,3 +345,36 @@ def test_per_product_log_lines_are_debug_and_each_child_stream_logs_one_summary(
         ]
         assert len(summary) == 1, stream
         assert summary[0].endswith(f"{len(fake.expected(kind))} records read for 7 products")
+
+
+def test_per_product_log_records_are_not_even_made_at_info(server, config) -> None:
+    """With DEBUG off, singer-sdk's per-product lines (METRIC points and the child streams'
+    own lines) are never built: no record is made to be dropped by a filter, which for a
+    large store is most of the tap's logging time."""
+    import logging  # noqa: PLC0415
+
+    ShopFake(server, [product(i) for i in range(1, 6)])
+    made: list[logging.LogRecord] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record)
+        return record
+
+    tap_logger = logging.getLogger("tap-commerce")
+    level = tap_logger.level
+    tap_logger.setLevel(logging.INFO)
+    logging.setLogRecordFactory(counting)
+    try:
+        output = run(config)
+    finally:
+        logging.setLogRecordFactory(factory)
+        tap_logger.setLevel(level)
+    assert len(output.records["products_images"]) > 0
+    per_product = [r for r in made if "prd_id" in r.getMessage()]
+    assert per_product == []
+    children = {"products_images", "products_reviews", "product_options", "products_variations"}
+    assert not [r for r in made if r.name.rsplit(".", 1)[-1] in children]
+    summaries = [r.getMessage() for r in made if "records read for 5 products" in r.getMessage()]
+    assert len(summaries) == len(children)
