@@ -24,8 +24,11 @@ $(MELTANO):
 	$(MELTANO_VENV)/bin/python -m pip install --quiet 'meltano[postgres]==$(MELTANO_VERSION)'
 
 # The plugins of meltano.yml: tap-commerce (editable), target-postgres, target-jsonl.
+# Meltano installs them with uv, which writes no bytecode unless told to: without it every
+# tap, discovery and loader process of every `meltano run` compiles its libraries from
+# source first (target-postgres starts in 1.7 s instead of 0.6 s).
 $(PLUGINS): meltano.yml pyproject.toml $(MELTANO)
-	MELTANO_SEND_ANONYMOUS_USAGE_STATS=false $(MELTANO) --log-level=warning install
+	UV_COMPILE_BYTECODE=1 MELTANO_SEND_ANONYMOUS_USAGE_STATS=false $(MELTANO) --log-level=warning install
 	touch $(PLUGINS)
 
 # The main job: `meltano run tap-commerce-<api> target-postgres` for the five APIs, against

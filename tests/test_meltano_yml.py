@@ -78,3 +78,25 @@ def test_deletes_reach_the_warehouse_and_decimals_stay_exact() -> None:
     # (tests/test_e2e_postgres.py compares each one)
     assert postgres["validate_records"] is False
     assert loaders["target-postgres"]["pip_url"] == "meltanolabs-target-postgres~=0.8.1"
+
+
+def test_plugins_are_installed_with_bytecode() -> None:
+    """`make` installs the plugins with UV_COMPILE_BYTECODE=1: Meltano installs through uv,
+    which otherwise writes no bytecode, and every tap, discovery and loader process would
+    compile its libraries from source at start (target-postgres: 1.7 s instead of 0.6 s)."""
+    plugins = REPO / ".meltano"
+    for venv, package in (
+        (plugins / "extractors" / "tap-commerce" / "venv", "singer_sdk"),
+        (plugins / "loaders" / "target-postgres" / "venv", "target_postgres"),
+        (plugins / "loaders" / "target-postgres" / "venv", "sqlalchemy"),
+    ):
+        (site,) = (venv / "lib").glob("python3.*/site-packages")
+        sources = list((site / package).rglob("*.py"))
+        compiled = {
+            p.parent.parent / (p.name.split(".")[0] + ".py")
+            for p in (site / package).rglob("__pycache__/*.pyc")
+        }
+        missing = [p for p in sources if p not in compiled]
+        assert sources and not missing, (
+            f"{venv.parent.name}: {len(missing)} of {len(sources)} {package} modules without bytecode"
+        )
