@@ -30,6 +30,7 @@ from singer_sdk import Tap
 from singer_sdk.configuration._dict_config import parse_environment_config
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, SingerCommand, _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 
@@ -59,6 +60,7 @@ if t.TYPE_CHECKING:
     from types import TracebackType
 
     from requests.auth import AuthBase
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from typing_extensions import Self
 
 try:
@@ -81,6 +83,10 @@ class TapCommerce(Tap):
     package_name = "tap-commerce"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = BlockWriter
+    #: singer-sdk's, less BATCH: `batch_config` is refused (see `settings.resolve`)
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        c for c in Tap.capabilities if c is not PluginCapabilities.BATCH
+    ]
 
     #: set by each API's tap class
     profile: t.ClassVar[ApiProfile | None] = None

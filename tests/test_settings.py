@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -49,6 +53,10 @@ SHOP = {"api": "shop", "api_key": "fake-shop-key", "api_secret": "fake-shop-secr
         (
             {**SHOP, "base_url": "ftp://x"},
             "setting 'base_url' is 'ftp://x': expected an http(s) URL",
+        ),
+        (
+            {**SHOP, "batch_config": {"encoding": {"format": "jsonl", "compression": "gzip"}}},
+            "setting 'batch_config': BATCH messages are not supported",
         ),
     ],
 )
@@ -129,3 +137,20 @@ def test_about_documents_every_setting(tmp_path) -> None:
     text = out.stdout
     for name in OWN_SETTINGS:
         assert f"| {name} |" in text, name
+
+
+def test_batch_is_not_advertised(tmp_path) -> None:
+    """singer-sdk's BATCH path writes bare records: loaded with target-postgres, every row
+    lacks a record version and the complete read's ACTIVATE_VERSION marks it deleted (the
+    README's Performance section). The tap neither offers it nor accepts its setting."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tap_commerce", "--about", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    about = json.loads(out.stdout)
+    assert "batch" not in about["capabilities"]
+    assert "activate-version" in about["capabilities"]
+    assert "batch_config" not in about["settings"]["properties"]
