@@ -5,7 +5,7 @@ side by side with dlt's ``rest_api_source`` and a plain singer-sdk tap, and the 
     make bench                                  # sets up .venv-bench, then runs this
     .venv-bench/bin/python benchmarks/run.py    # the same, once the venv exists
     .venv-bench/bin/python benchmarks/run.py --quick --only a,d   # a smoke run
-    .venv-bench/bin/python benchmarks/run.py --only e --out benchmarks/results-e.md
+    .venv-bench/bin/python benchmarks/run.py --only e --out /tmp/e.md  # one part, elsewhere
 
 Every tool runs in its own subprocess against the sandbox (itself another process); wall
 time, CPU time and peak RSS come from ``os.wait4``. Results are printed and written to
