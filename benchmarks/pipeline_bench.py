@@ -48,14 +48,12 @@ DLT_LOAD = str(BENCH / "baselines" / "dlt_load.py")
 #: variables of the developer's shell that would leak into a run (as tests/meltano_project.py)
 FOREIGN = ("TAP_COMMERCE_", "TARGET_", "MELTANO_", "WAREHOUSE_URI", "DESTINATION__", "DLT_")
 
-#: Loader settings measured beside the shipped ones: (label, settings). The values reach
-#: target-postgres as environment variables (TARGET_POSTGRES_<NAME>); see `project_copy`.
+#: Loader settings measured beside the shipped ones (which include validate_records false),
+#: each on top of them: (label, settings). The values reach target-postgres as environment
+#: variables (TARGET_POSTGRES_<NAME>); see `project_copy`.
 CANDIDATES: list[tuple[str, dict[str, Any]]] = [
-    ("validate_records false", {"validate_records": False}),
-    (
-        "validate_records false, batch_size_rows 100000",
-        {"validate_records": False, "batch_size_rows": 100_000},
-    ),
+    ("validate_records true (target-postgres's default)", {"validate_records": True}),
+    ("batch_size_rows 100000", {"batch_size_rows": 100_000}),
     ("use_copy true", {"use_copy": True}),
 ]
 #: The loader's ceiling: target-postgres fed singer-sdk BATCH files (jsonl, uncompressed,
@@ -596,7 +594,7 @@ def verify_settings_reach_loader(folder: Path, env_file: Path, server: Server) -
             check=True,
         ).stdout
         config = json.loads(out[out.index("{") :])
-        seen[label] = sorted(n for n in CANDIDATE_KINDS if n in config)
+        seen[label] = sorted(f"{n} {json.dumps(config[n])}" for n in CANDIDATE_KINDS if n in config)
     return (
         "Settings check (`meltano config print target-postgres` with "
         f"{', '.join(sorted(variables))} set): the shipped meltano.yml passes "
