@@ -818,13 +818,14 @@ def run_case(
             case_dir / f"batch-{'versioned' if versioned else 'bare'}",
             versioned=versioned,
         )
-        loader_alone(f"{BATCH_LOADER} {label}", settings, stdin=batches)
+        loader_alone(f"{LOADER_RUN} {label}", settings, stdin=batches)
     return case
 
 
 PIPELINE = "meltano run"
 LOADER = "loader alone < file"
-BATCH_LOADER = "loader alone <"
+#: how every loader-alone run's label starts (< file, < BATCH files …)
+LOADER_RUN = "loader alone <"
 DLT = "dlt rest_api → postgres"
 
 
@@ -907,17 +908,15 @@ def report_cases(report: Any, cases: list[Case], table: Callable, settings_note:
                 "",
             ]
         probes = {
-            label: (case.runs[f"{BATCH_LOADER} {label}"], case.checks[f"{BATCH_LOADER} {label}"])
+            label: (case.runs[f"{LOADER_RUN} {label}"], case.checks[f"{LOADER_RUN} {label}"])
             for label, _, _ in BATCH_PROBES
-            if f"{BATCH_LOADER} {label}" in case.runs
+            if f"{LOADER_RUN} {label}" in case.runs
         }
         if probes:
-            exact = min(
-                (
-                    (run.wall, label)
-                    for label, run in case.runs.items()
-                    if label.startswith("loader alone") and not case.checks[label].problems
-                ),
+            exact_wall, exact_label = min(
+                (run.wall, label)
+                for label, run in case.runs.items()
+                if label.startswith(LOADER_RUN) and not case.checks[label].problems
             )
             probe_text = "; ".join(
                 f"{label}: {run.wall:.1f} s ({run.wall / loader.wall:.2f}×), "
@@ -926,7 +925,7 @@ def report_cases(report: Any, cases: list[Case], table: Callable, settings_note:
             )
             with_startup = (
                 f"; with Meltano's start-up before it ({startup:.1f} s), "
-                f"**{dlt.wall / (exact[0] + startup):.2f}×**"
+                f"**{dlt.wall / (exact_wall + startup):.2f}×**"
                 if startup is not None
                 else ""
             )
@@ -934,9 +933,9 @@ def report_cases(report: Any, cases: list[Case], table: Callable, settings_note:
                 (
                     "The loader's ceiling. On singer-sdk BATCH files (its file input, which skips "
                     f"target-postgres's per-record work) the loader alone takes: {probe_text}. "
-                    f"The fastest exact load of this data is {exact[1]!r}, {exact[0]:.1f} s; no "
+                    f"The fastest exact load of this data is {exact_label!r}, {exact_wall:.1f} s; no "
                     "pipeline through this loader can be faster: dlt → postgres ÷ that "
-                    f"ceiling is **{dlt.wall / exact[0]:.2f}×**{with_startup} (the goal: 2×)."
+                    f"ceiling is **{dlt.wall / exact_wall:.2f}×**{with_startup} (the goal: 2×)."
                 ),
                 "",
             ]

@@ -106,7 +106,6 @@ class PerParentFilter(logging.Filter):
         """Quiet the streams ``child_streams``, whose loggers are ``<logger_prefix>.<name>``."""
         super().__init__()
         self.loggers = {f"{logger_prefix}.{name}" for name in child_streams}
-        self.children = child_streams
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:

@@ -18,6 +18,15 @@ LISTS = {
     "transactions": ("/commerce/transactions", "documents", True),
     "profiles": ("/profiles", "profiles", False),
 }
+#: one inventory record, for the tests of where a list's next-page link leads
+INVENTORY_ITEM = {
+    "id": "i1",
+    "variantId": None,
+    "sku": None,
+    "descriptor": None,
+    "isUnlimited": None,
+    "quantity": 1,
+}
 
 
 def money(value: str) -> dict:
@@ -190,16 +199,7 @@ def test_a_next_page_url_on_another_origin_stops_the_sync_and_is_never_contacted
     foreign = "http://127.0.0.2:9/steal?cursor=3"
     server.expect_request(f"{PREFIX}/commerce/inventory").respond_with_json(
         {
-            "inventory": [
-                {
-                    "id": "i1",
-                    "variantId": None,
-                    "sku": None,
-                    "descriptor": None,
-                    "isUnlimited": None,
-                    "quantity": 1,
-                }
-            ],
+            "inventory": [INVENTORY_ITEM],
             "pagination": {"hasNextPage": True, "nextPageCursor": "3", "nextPageUrl": foreign},
         }
     )
@@ -222,16 +222,7 @@ def test_auth_failure_names_the_api_and_the_setting(server, config) -> None:
 def test_the_same_next_page_url_twice_stops_instead_of_looping(server, config) -> None:
     again = server.url_for(f"{PREFIX}/commerce/inventory?cursor=3")
     page = {
-        "inventory": [
-            {
-                "id": "i1",
-                "variantId": None,
-                "sku": None,
-                "descriptor": None,
-                "isUnlimited": None,
-                "quantity": 1,
-            }
-        ],
+        "inventory": [INVENTORY_ITEM],
         "pagination": {"hasNextPage": True, "nextPageCursor": "3", "nextPageUrl": again},
     }
     server.expect_request(f"{PREFIX}/commerce/inventory").respond_with_json(page)

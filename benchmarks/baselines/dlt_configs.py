@@ -15,13 +15,13 @@ beyond that, for a fair comparison: shop's lists also stop on a short page
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from pathlib import Path
+from typing import Any
 
 SECRET = "<secret>"
 
@@ -433,6 +433,33 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def baseline_run(parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, dict, Path]:
+    """What every dlt baseline starts with: ``parser`` with the arguments they share
+    (``--config``: the tap's config file of the API, ``--workdir``, ``--result``) parsed,
+    dlt's environment set in the work directory (before dlt is imported), and the tap's
+    settings read. Returns the arguments, the settings and the work directory."""
+    parser.add_argument("--config", required=True, help="the tap config of the API")
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    prepare_environment(workdir)
+    settings = json.loads(Path(args.config).read_text(encoding="utf-8"))
+    return args, settings, workdir
+
+
+def table_counts(metrics: dict[str, Any]) -> dict[str, int]:
+    """Items per table (dlt's own ``_dlt`` tables aside) from a dlt step's load-package
+    metrics (``ExtractInfo.metrics``, ``NormalizeInfo.metrics``)."""
+    counts: dict[str, int] = {}
+    for package in metrics.values():
+        for step in package:
+            for table, table_metrics in step["table_metrics"].items():
+                if not table.startswith("_dlt"):
+                    counts[table] = counts.get(table, 0) + table_metrics.items_count
+    return counts
 
 
 def prepare_environment(workdir: Path) -> None:

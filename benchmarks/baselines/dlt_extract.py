@@ -20,25 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dlt_configs import fixed_config, prepare_environment
+from dlt_configs import baseline_run, fixed_config, table_counts
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--config", required=True, help="the tap config of the API")
     parser.add_argument("--resources", help="comma-separated; default: all of the API")
     parser.add_argument("--parallel-children", action="store_true")
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-
-    workdir = Path(args.workdir)
-    prepare_environment(workdir)
+    args, settings, workdir = baseline_run(parser)
 
     import dlt  # noqa: PLC0415 - after the environment is set
     from dlt.sources.rest_api import rest_api_source  # noqa: PLC0415
 
-    settings = json.loads(Path(args.config).read_text(encoding="utf-8"))
     resources = args.resources.split(",") if args.resources else None
     config = fixed_config(
         settings["api"], settings, resources=resources, parallel_children=args.parallel_children
@@ -53,12 +46,7 @@ def main() -> int:
         progress="log" if os.environ.get("BENCH_DLT_PROGRESS") else None,
     )
     info = pipeline.extract(source)
-    counts: dict[str, int] = {}
-    for package in info.metrics.values():
-        for step in package:
-            for table, metrics in step["table_metrics"].items():
-                if not table.startswith("_dlt"):
-                    counts[table] = counts.get(table, 0) + metrics.items_count
+    counts = table_counts(info.metrics)
     Path(args.result).write_text(json.dumps({"records": counts}), encoding="utf-8")
     return 0
 

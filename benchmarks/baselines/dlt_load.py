@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dlt_configs import fixed_config, prepare_environment
+from dlt_configs import baseline_run, fixed_config, table_counts
 
 #: Resources whose key is not the seeds' ``primary_key: id``: shop's shipping zones have no
 #: ``id`` (their key is ``uuid``), and a merge on a column that does not exist fails. Only
@@ -33,20 +33,13 @@ PRIMARY_KEYS = {("shop", "shipping_zones"): "uuid"}
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--config", required=True, help="the tap config of the API")
     parser.add_argument("--credentials", required=True, help="dlt's postgres connection string")
     parser.add_argument("--dataset", required=True, help="the schema to load into")
-    parser.add_argument("--workdir", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-
-    workdir = Path(args.workdir)
-    prepare_environment(workdir)
+    args, settings, workdir = baseline_run(parser)
 
     import dlt  # noqa: PLC0415 - after the environment is set
     from dlt.sources.rest_api import rest_api_source  # noqa: PLC0415
 
-    settings = json.loads(Path(args.config).read_text(encoding="utf-8"))
     api = settings["api"]
     config = fixed_config(api, settings)
     for resource in config["resources"]:
@@ -61,14 +54,8 @@ def main() -> int:
         progress="log" if os.environ.get("BENCH_DLT_PROGRESS") else None,
     )
     pipeline.run(rest_api_source(config))
-    counts: dict[str, int] = {}
     normalize = pipeline.last_trace.last_normalize_info
-    if normalize is not None:
-        for package in normalize.metrics.values():
-            for step in package:
-                for table, metrics in step["table_metrics"].items():
-                    if not table.startswith("_dlt"):
-                        counts[table] = counts.get(table, 0) + metrics.items_count
+    counts = table_counts(normalize.metrics) if normalize is not None else {}
     Path(args.result).write_text(json.dumps({"rows": counts}), encoding="utf-8")
     return 0
 
