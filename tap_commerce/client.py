@@ -1,46 +1,36 @@
-"""The base stream every API's streams derive from.
+"""The base stream of every API: a resource of a definition read as pages of records.
 
-It owns, once for all APIs: URL joining, headers, the request (through the run's
-`Transport`: pacing, retries), response validation and decoding, envelopes, date-time
-normalisation, schema drift, the incremental window and its client-side filter, and the
-child-stream side of fan-out, and progress lines (`tap_commerce.progress`). An API module
-only says what differs: its paginator, its query parameters and its server-side filter.
+It owns, once for every definition: the request (built by `RequestBuilder`, sent through
+the run's `Transport`: pacing, retries), response validation and decoding, the records
+under ``data_selector``, date-time normalisation, schema drift, the incremental window
+and its client-side filter, the parent side of fan-out, and progress lines. A stream
+class is made per resource (`stream_class`); it holds no per-API code.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import functools
-import json
 import sys
 import typing as t
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http import HTTPStatus
-from importlib import resources
-from pathlib import Path
 
 import requests
-from singer_sdk import metrics
-from singer_sdk.exceptions import (
-    RetriableAPIError,
-)
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.streams.rest import HTTPRequest, RESTStream
+from singer_sdk.streams.rest import RESTStream
 
-from tap_commerce import redact
+from tap_commerce import window as windows
 from tap_commerce.auth import OAuthClientCredentials
-from tap_commerce.errors import ApiError, AuthError, BadResponseError, ParentGoneError
-from tap_commerce.normalize import (
-    datetime_paths,
-    floor_millis,
-    format_datetime,
-    normalize_datetimes,
-    parse_datetime,
-)
-from tap_commerce.pagination import OffsetPaginator, Page, SinglePagePaginator, page_of
+from tap_commerce.errors import ApiError, AuthError, BadResponseError, IgnoredResponseError
+from tap_commerce.normalize import datetime_paths, normalize_datetimes, parse_datetime
+from tap_commerce.pagination import Page, SinglePagePaginator, page_of
+from tap_commerce.pagination import make as make_paginator
 from tap_commerce.progress import Progress
+from tap_commerce.request import RequestBuilder
+from tap_commerce.selector import Mismatch, Selector, compile_selector
 from tap_commerce.stdout import StreamOutput
+from tap_commerce.template import INCREMENTAL, Template
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
     InvalidBodyError,
@@ -57,139 +47,171 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from concurrent.futures import Future
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record, RequestFunc
-    from singer_sdk.pagination import BaseAPIPaginator
-    from singer_sdk.streams.rest import PageContext
 
-    from tap_commerce.tap import TapCommerce
-
-_Meter = t.TypeVar("_Meter", bound=metrics.Meter)
-
-
-class Envelope(enum.Enum):
-    """Where a response keeps its records."""
-
-    #: ``{"<selector>": [...]}``; a bare top-level array is accepted too (shop deployments)
-    KEY = "key"
-    #: ``[{"<selector>": {...}}, ...]``, or ``{"<selector>": [...]}`` (digital deployments)
-    WRAPPERS = "wrappers"
+    from tap_commerce.definition import Resource
+    from tap_commerce.pagination import Paginator
+    from tap_commerce.run import RunContext
+    from tap_commerce.window import Window
 
 
-@dataclasses.dataclass(frozen=True)
-class Endpoint:
-    """One row of an API's stream table in the contract."""
+class _NoAuth(requests.auth.AuthBase):
+    """A definition without auth."""
 
-    name: str
-    path: str
-    selector: str
-    key: str
-    replication_key: str | None = None
-    #: the stream whose records this one's path is filled from (child streams)
-    parent: str | None = None
-    #: False for lists the API answers in one page
-    paginated: bool = True
+    @override
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
 
 
-@dataclasses.dataclass(frozen=True)
-class Window:
-    """The incremental window of one stream in one run (both bounds inclusive)."""
-
-    lower: datetime | None
-    upper: datetime
-    lower_text: str | None
-    upper_text: str
-
-    def admits(self, value: str) -> bool:
-        """Whether a canonical date-time string lies in the window."""
-        return (self.lower_text is None or value >= self.lower_text) and value <= self.upper_text
-
-
-def load_schema(api: str, stream: str) -> dict[str, t.Any]:
-    """The JSON schema of a stream: inside the wheel, or at the repository's top level."""
-    packaged = resources.files("tap_commerce") / "schemas" / api / f"{stream}.json"
-    if not packaged.is_file():
-        packaged = Path(__file__).resolve().parent.parent / "schemas" / api / f"{stream}.json"
-    schema: dict[str, t.Any] = json.loads(packaged.read_text(encoding="utf-8"))
-    return schema
+_NO_AUTH = _NoAuth()
 
 
 class CommerceStream(StreamOutput):
-    """A stream of one of the five APIs; subclasses are generated from `Endpoint` rows."""
+    """A resource of a definition; subclasses are made per resource (`stream_class`)."""
 
-    endpoint: t.ClassVar[Endpoint]
-    envelope: t.ClassVar[Envelope] = Envelope.KEY
+    resource: t.ClassVar[Resource]
 
     # Records are normalised here once; singer-sdk's recursive conformance would rebuild
     # every record (and drop nested keys of free-form objects) for nothing.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    # None of the APIs guarantees ascending order under its filters (storefront filters
-    # newest-first), so bookmarks advance when a stream completes: a run cut short
-    # restarts from the last completed bookmark and loses nothing.
+    # No API is assumed to sort under its filters (storefront filters newest-first), so
+    # bookmarks advance when a stream completes: a run cut short restarts from the last
+    # completed bookmark and loses nothing.
     is_sorted = False
 
-    _tap: TapCommerce
-
-    def __init__(self, tap: TapCommerce) -> None:
-        """The stream of the class's `Endpoint` row, with the schema of its API."""
-        endpoint = self.endpoint
-        super().__init__(
-            tap,
-            name=endpoint.name,
-            schema=load_schema(tap.api_id, endpoint.name),
-            path=endpoint.path,
-        )
-        self.primary_keys = [endpoint.key]
-        self.replication_key = endpoint.replication_key
+    def __init__(
+        self, tap: Tap, *, run: RunContext, schema: dict[str, t.Any], inferred: bool = False
+    ) -> None:
+        """The stream of the class's resource, with ``schema``, in the run ``run``
+        (``inferred``: the schema was inferred from records, see `tap_commerce.infer`).
+        """
+        resource = self.resource
+        self.run = run
+        super().__init__(tap, name=resource.name, schema=schema, path=resource.path.source)
+        self.primary_keys = resource.key_properties
+        self.replication_key = resource.replication_key
+        self.selected_by_default = resource.selected
+        self.inferred_schema = inferred
+        self._keys = resource.primary_key
         self._datetime_tree = datetime_paths(self.schema)
         self._fields = frozenset(self.schema["properties"])
         self._reported: set[str] = set()
         self._window: Window | None = None
         self._progress: Progress | None = None
+        self._selector: Selector | None = resource.selector
+        self._builder: RequestBuilder | None = None
+        #: the window goes into requests (a server-side filter), not only into the filter
+        #: of what is emitted
+        self._filtered = resource.incremental is not None and (
+            bool(resource.incremental.start_param or resource.incremental.end_param)
+            or any(
+                isinstance(v, Template) and any(f.context == INCREMENTAL for f in v.fields)
+                for v in resource.params.values()
+            )
+        )
+        #: the fields of a record that the child streams' requests and records take, each
+        #: with its key in their contexts
+        self.child_context: dict[str, str] = {}
 
     # -- request -----------------------------------------------------------------------
+
+    @functools.cached_property
+    def bound(self) -> Resource:
+        """The resource with the run's settings filled in."""
+        return self.run.definition.resource(self.name)
 
     @property
     @override
     def url_base(self) -> str:
-        # paths start with "/": joining keeps the base URL's own path, without "//"
-        return self._tap.settings.base_url.rstrip("/")
+        return self.run.settings.base_url
 
     @property
     @override
     def http_headers(self) -> dict[str, str]:
-        return {"User-Agent": self._tap.settings.user_agent, "Accept": "application/json"}
+        definition = self.run.definition
+        headers = {"Accept": "application/json"}
+        headers.update({k: v.render({}) for k, v in definition.headers.items()})
+        headers.update({k: v.render({}) for k, v in self.bound.headers.items()})
+        headers["User-Agent"] = self.run.settings.user_agent
+        return headers
 
     @property
     @override
     def authenticator(self) -> requests.auth.AuthBase:
-        return self._tap.authenticator
+        auth = self.run.authenticator(self.bound.auth or self.run.definition.auth)
+        return auth or _NO_AUTH
 
     @property
     @override
     def requests_session(self) -> requests.Session:
-        return self._tap.transport.session()
+        return self.run.transport.session()
 
     @property
     @override
     def timeout(self) -> float:  # type: ignore[override]  # singer-sdk 0.54.9 says int; requests takes seconds as a float
-        return self._tap.settings.request_timeout
+        return self.run.settings.request_timeout
+
+    @property
+    def payload_as_json(self) -> bool:  # type: ignore[override]  # a class attribute in singer-sdk
+        """A body from ``json`` goes as JSON; one from ``data`` as a form."""
+        return self.resource.data is None
 
     @override
-    def get_new_paginator(self) -> BaseAPIPaginator[t.Any]:
-        """The API's paginator; every API's stream class defines it."""
-        raise NotImplementedError
+    def get_new_paginator(self) -> Paginator:
+        """The resource's paginator (dlt's type and keys)."""
+        settings = self.run.settings
+        return make_paginator(
+            self.bound.paginator,
+            stream=self.name,
+            base_url=settings.base_url,
+            page_size=settings.page_size,
+            key=self._keyset_key,
+        )
 
-    def request_params(self, context: Context | None, token: t.Any) -> dict[str, t.Any]:  # noqa: ARG002 - the hook's arguments, for the APIs' overrides
-        """Query parameters of a page (pagination and filters); overridden per API."""
-        return {}
+    def _keyset_key(self, record: Record) -> t.Any:
+        """A record's cursor value as the filter spells it (the keyset paginator's key)."""
+        incremental = self.resource.incremental
+        value = record.get(self.replication_key or "")
+        if incremental is None or not isinstance(value, str):
+            return None
+        return windows.format_bound(parse_datetime(value), incremental.value_format)
+
+    @property
+    def builder(self) -> RequestBuilder:
+        """How this stream's requests are built (made once, on first use)."""
+        builder = self._builder
+        if builder is None:
+            builder = self._builder = RequestBuilder(
+                self.bound,
+                base_url=self.run.settings.base_url,
+                headers=self.http_headers,
+                settings=self.run.settings,
+            )
+        return builder
+
+    def prepare(self, context: Context | None, paginator: Paginator) -> requests.PreparedRequest:
+        """The request of the paginator's current page."""
+        window = self.window if self._filtered else None
+        request = self.builder.build(
+            context=context, token=paginator.current_value, paginator=paginator, window=window
+        )
+        payload = {"json": request.data} if self.payload_as_json else {"data": request.data}
+        return self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            **payload,
+        )
 
     @override
     def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
         """Prepare a page's request without the session's merge, which costs as much as
         the rest of preparing: of what the session adds, its default headers are merged
-        here, auth is applied on every attempt by `_request`, and its cookies (none of
-        these APIs sets any) still take the session's path when there are some.
+        here, auth is applied on every attempt by `_request`, and its cookies (an API
+        that sets some) still take the session's path.
         """
         session = self.requests_session
         if session.cookies:
@@ -207,19 +229,6 @@ class CommerceStream(StreamOutput):
         return prepared
 
     @override
-    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
-        """Build a page's request; a next-page URL from the API is used verbatim."""
-        token = page.next_page_token
-        if isinstance(token, str):
-            return HTTPRequest(url=token, method=self.http_method, headers=self.http_headers)
-        return HTTPRequest(
-            url=self.get_url(page.stream_context),
-            method=self.http_method,
-            headers=self.http_headers,
-            params=self.request_params(page.stream_context, token),
-        )
-
-    @override
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """Retries happen in the run's one `Transport`, not in backoff decorators; it
         counts the requests (and 429s) in the stream's `progress`, whatever the thread.
@@ -227,7 +236,7 @@ class CommerceStream(StreamOutput):
         label = f"stream '{self.name}'"
 
         def call(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            return self._tap.transport.call(
+            return self.run.transport.call(
                 lambda: func(prepared, context), label=label, progress=self.progress
             )
 
@@ -241,17 +250,16 @@ class CommerceStream(StreamOutput):
     ) -> requests.Response:
         """One attempt: authenticate, send (paced), validate; one token renewal on 401.
 
-        The one override of a singer-sdk private method on the reading side (0.54.9:
-        ``RESTStream._request`` is where an attempt is sent); it routes the attempt through
-        the run's `Transport` (pacing) and renews an expired OAuth token once. The writing
-        side's overrides are in `tap_commerce.stdout`.
+        The one override of a singer-sdk private method on the reading side (see
+        `tap_commerce.sdk_private`); it routes the attempt through the run's `Transport`
+        (pacing) and renews an expired OAuth token once.
         """
         auth = self.authenticator
         renewed = False
         while True:
             auth(prepared_request)
             used = prepared_request.headers.get("Authorization")
-            response = self._tap.transport.send(prepared_request)
+            response = self.run.transport.send(prepared_request)
             self._write_request_duration_log(
                 endpoint=self.path, response=response, context=context, extra_tags=None
             )
@@ -269,16 +277,17 @@ class CommerceStream(StreamOutput):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """Sort a response into retry, fail, skip, or decode (and attach its `Page`)."""
+        """Sort a response into ignore, retry, fail, or decode (and attach its `Page`)."""
         status = response.status_code
+        for action in self.resource.response_actions:
+            if action.matches(status, lambda: response.text):
+                raise IgnoredResponseError(response)
         if status in RETRYABLE_STATUSES:
             raise RetriableAPIError(describe_response(response), response)
         if status in (401, 403):
-            raise AuthError(self._tap.auth_failure(self.name, response))
-        if status == HTTPStatus.NOT_FOUND and self.endpoint.parent:
-            raise ParentGoneError
+            raise AuthError(self.run.auth_failure(self.name, response))
         if status >= HTTPStatus.MULTIPLE_CHOICES:
-            where = self._tap.transport.where(response.request)
+            where = self.run.transport.where(response.request)
             msg = f"stream '{self.name}': {where} answered {describe_response(response)}"
             raise ApiError(msg)
         try:
@@ -289,28 +298,28 @@ class CommerceStream(StreamOutput):
         response.tap_page = page  # type: ignore[attr-defined]  # the decoded page travels with it (`page_of`)
 
     def extract_records(self, body: t.Any, response: requests.Response) -> list[Record]:
-        """The records of a decoded body, by the stream's envelope."""
-        selector = self.endpoint.selector
-        if self.envelope is Envelope.WRAPPERS:
-            if isinstance(body, list):
-                records = [item.get(selector) if isinstance(item, dict) else item for item in body]
-            elif isinstance(body, dict) and isinstance(body.get(selector), list):
-                records = body[selector]
-            else:
-                records = None
-        elif isinstance(body, dict) and selector in body:
-            records = body[selector]
-            records = [] if records is None else records
-        elif isinstance(body, list):
-            records = body
-        else:
-            records = None
+        """The records of a decoded body: under ``data_selector`` (detected from the first
+        response when the definition gives none), else under each ``x-fallback_selectors``.
+        """
+        selector = self._selector
+        if selector is None:
+            selector = self._selector = detect_selector(body)
+        try:
+            records = selector.records(body)
+            for fallback in self.resource.fallback_selectors:
+                if records is not None:
+                    break
+                records = fallback.records(body)
+        except Mismatch as exc:
+            where = self.run.transport.where(response.request)
+            msg = f"stream '{self.name}': {where} answered 200, but under '{selector.source}' {exc}"
+            raise BadResponseError(msg) from None
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            where = self._tap.transport.where(response.request)
+            where = self.run.transport.where(response.request)
             shape = f"keys {sorted(body)[:8]}" if isinstance(body, dict) else type(body).__name__
             msg = (
                 f"stream '{self.name}': {where} answered 200 without a list of records under "
-                f"'{selector}' (got {shape})"
+                f"'{selector.source}' (got {shape})"
             )
             raise BadResponseError(msg)
         return records
@@ -320,12 +329,13 @@ class CommerceStream(StreamOutput):
         """The page's records with their date-times in canonical form."""
         records = page_of(response).records
         self._extracted_at = datetime.now(timezone.utc).isoformat()
-        key = self.primary_keys[0]
+        keys = self._keys
         tree = self._datetime_tree
         bad: list[str] = []
         for record in records:
-            if record.get(key) is None:
-                self._missing_key(record, response)
+            for key in keys:
+                if record.get(key) is None:
+                    self._missing_key(record, key, response)
             if tree:
                 normalize_datetimes(record, tree, bad)
                 if bad:
@@ -336,10 +346,9 @@ class CommerceStream(StreamOutput):
         self._pages_read += 1
         return iter(records)
 
-    def _missing_key(self, record: Record, response: requests.Response) -> None:
+    def _missing_key(self, record: Record, key: str, response: requests.Response) -> None:
         """A record without its key cannot be merged or told apart: stop, naming it."""
-        key = self.primary_keys[0]
-        where = self._tap.transport.where(response.request)
+        where = self.run.transport.where(response.request)
         shown = {k: record[k] for k in list(record)[:4]}
         msg = f"stream '{self.name}': {where} returned a record without its key '{key}': {shown!r}"
         raise BadResponseError(msg)
@@ -352,11 +361,11 @@ class CommerceStream(StreamOutput):
         """
         key = self.replication_key
         if key in paths:
-            where = self._tap.transport.where(response.request)
+            where = self.run.transport.where(response.request)
+            shown = ", ".join(f"{k}={record.get(k)!r}" for k in self._keys) or "a record"
             msg = (
-                f"stream '{self.name}': {where} returned record {self.primary_keys[0]}="
-                f"{record.get(self.primary_keys[0])!r} whose replication key '{key}' is not a "
-                f"date-time: {record.get(key)!r}"
+                f"stream '{self.name}': {where} returned record {shown} whose replication key "
+                f"'{key}' is not a date-time: {record.get(key)!r}"
             )
             raise BadResponseError(msg)
         for path in paths:
@@ -400,11 +409,12 @@ class CommerceStream(StreamOutput):
         next page too, as soon as the current one is read, so the parent's round trip
         overlaps its children's instead of following them. The requests are the same; a
         paginator failure (a foreign next-page URL, a loop) is raised after the current
-        page's records.
+        page's records. A response the definition's ``response_actions`` ignore ends the
+        list there, with a warning.
         """
         paginator = self.get_new_paginator() or SinglePagePaginator()
         send = self.request_decorator(self._request)
-        fanout = self._tap.fanout
+        fanout = self.run.fanout
         ahead = fanout.workers > 1 and any(
             c.selected or c.has_selected_descendents for c in self.child_streams
         )
@@ -416,16 +426,20 @@ class CommerceStream(StreamOutput):
             try:
                 while not paginator.finished:
                     token = paginator.current_value
-                    if pending is None:
-                        prepared = self._prepare_request(context=context, page=paginator)
-                        response = send(prepared, context)
-                    else:
-                        (prepared, future), pending = pending, None
-                        response = future.result()
+                    try:
+                        if pending is None:
+                            prepared = self.prepare(context, paginator)
+                            response = send(prepared, context)
+                        else:
+                            (prepared, future), pending = pending, None
+                            response = future.result()
+                    except IgnoredResponseError as ignored:
+                        self._ignored(ignored.response, context)
+                        break
                     request_counter.increment()
                     self.update_sync_costs(prepared, response, context)
                     records = list(self.parse_response(response))
-                    progress.read(len(records), self.records_left(page_of(response), token))
+                    progress.read(len(records), paginator.records_left(page_of(response), token))
                     if not records:
                         if paginator.continue_if_empty(response):
                             paginator.advance(response)
@@ -444,7 +458,7 @@ class CommerceStream(StreamOutput):
                     except Exception as exc:  # noqa: BLE001 - raised below, after this page's records
                         failure = exc
                     if ahead and failure is None and not paginator.finished:
-                        nxt = self._prepare_request(context=context, page=paginator)
+                        nxt = self.prepare(context, paginator)
                         future = fanout.submit(send, nxt, context)
                         page_number = self._pages_read
                         future.add_done_callback(
@@ -458,6 +472,17 @@ class CommerceStream(StreamOutput):
             finally:
                 if pending is not None:
                     pending[1].cancel()  # queued: never sent; in flight: its answer is dropped
+
+    def _ignored(self, response: requests.Response, context: Context | None) -> None:
+        """A response ``response_actions`` ignore: a warning, and the list ends there."""
+        where = self.run.transport.where(response.request)
+        status = f"{response.status_code} {response.reason or ''}".strip()
+        self.logger.warning(
+            "stream '%s': %s answered %s; ignored (response_actions), the list ends here",
+            self.name,
+            where,
+            status,
+        )
 
     @override
     def request_records(self, context: Context | None) -> Iterator[Record]:
@@ -508,7 +533,7 @@ class CommerceStream(StreamOutput):
                 progress.check()
         finally:
             # every child list of this parent has been taken (or never will be)
-            self._tap.fanout.close()
+            self.run.fanout.close()
 
     @override
     def _admitted(self, record: Record) -> bool:
@@ -523,12 +548,32 @@ class CommerceStream(StreamOutput):
         return False
 
     def in_window(self, record: Record) -> bool:
-        """Whether the incremental window admits a record (always, for full-table streams
-        and for a record whose replication key is null: it cannot be placed, so it is kept).
+        """Whether the incremental window admits a record (always, for full-table
+        streams). A record without a replication-key value cannot be placed: the
+        definition's ``on_cursor_value_missing`` says whether it is kept (``include``),
+        left out (``exclude``) or stops the stream (``raise``, dlt's default).
         """
         key = self.replication_key
-        value = record.get(key) if key else None
-        return value is None or self.window.admits(value)
+        if not key:
+            return True
+        value = record.get(key)
+        if value is None:
+            return self._cursor_missing(record, key)
+        return self.window.admits(value)
+
+    def _cursor_missing(self, record: Record, key: str) -> bool:
+        incremental = self.resource.incremental
+        action = incremental.on_cursor_value_missing if incremental else "include"
+        if action == "include":
+            return True
+        if action == "exclude":
+            return False
+        shown = ", ".join(f"{k}={record.get(k)!r}" for k in self._keys) or "a record"
+        msg = (
+            f"stream '{self.name}': record {shown} has no value for its replication key "
+            f"'{key}' (the definition's incremental.on_cursor_value_missing is 'raise')"
+        )
+        raise BadResponseError(msg)
 
     # -- progress ----------------------------------------------------------------------
 
@@ -539,16 +584,19 @@ class CommerceStream(StreamOutput):
         """
         progress = self._progress
         if progress is None:
-            progress = self._progress = Progress(self.name, self._tap.logger)
+            progress = self._progress = Progress(self.name, self.run.logger)
         return progress
 
     @override
     def _start_progress(self) -> None:
         """A new tracker for the stream, and for the child streams it syncs: they run
-        while it does.
+        while it does. A child's window that goes into its requests is worked out now, on
+        the main thread (its requests are sent from the fan-out pool's).
         """
-        progress = self._progress = Progress(self.name, self._tap.logger)
+        progress = self._progress = Progress(self.name, self.run.logger)
         for child in self._syncing_children():
+            if child._filtered:  # noqa: SLF001 - the same class
+                _ = child.window
             child.follow(progress)
 
     @override
@@ -561,22 +609,13 @@ class CommerceStream(StreamOutput):
             child.log_summary(outcome)
 
     @override
-    def _syncing_children(self) -> list[ChildStream]:
-        return [
-            c for c in self.child_streams
-            if isinstance(c, ChildStream) and (c.selected or c.has_selected_descendents)
-        ]  # fmt: skip
+    def _syncing_children(self) -> list[t.Any]:
+        return [c for c in self.child_streams if c.selected or c.has_selected_descendents]
 
     @override
     def _page_written(self, records: int) -> None:
         """A page's records went out (``records`` of them emitted)."""
         self.progress.written(records)
-
-    def records_left(self, page: Page, token: t.Any) -> int | None:  # noqa: ARG002 - the hook's arguments, for the APIs' overrides
-        """How many records the API's total says are still to come after ``page`` (read
-        with paginator token ``token``); None where the API reports no total.
-        """
-        return None
 
     # -- parent side of child streams ------------------------------------------------
 
@@ -593,14 +632,23 @@ class CommerceStream(StreamOutput):
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
-        """The parent's key: what a child stream's path is filled from."""
-        return {ChildStream.parent_key: record[self.primary_keys[0]]}
+        """The parent's fields its child streams take (their requests and records)."""
+        values = {}
+        for field, key in self.child_context.items():
+            if field not in record:
+                msg = (
+                    f"stream '{self.name}': a record has no field '{field}', which its child "
+                    f"streams need; its fields: {', '.join(list(record)[:12])}"
+                )
+                raise BadResponseError(msg)
+            values[key] = record[field]
+        return values
 
     def _children_of_every_record(self) -> bool:
         """``child_sync: all``: children of records the window keeps out are read too, so
         a new review of an unchanged product still arrives.
         """
-        return self._tap.settings.child_sync == "all" or not self.replication_key
+        return self.run.settings.child_sync == "all" or not self.replication_key
 
     def outside_window(self, record: Record, context: Context | None) -> None:
         """A record the window keeps out is not emitted; its children may still be."""
@@ -610,13 +658,13 @@ class CommerceStream(StreamOutput):
     _pages_read = 0
 
     def _prefetch_children(self, records: list[Record], page: int) -> None:
-        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
+        children = self._syncing_children()
         if not children:
             return
         if not self._children_of_every_record():
             records = [r for r in records if self.in_window(r)]
         contexts = [self.get_child_context(r, None) for r in records]
-        self._tap.fanout.prefetch(t.cast("list[ChildStream]", children), contexts, page)
+        self.run.fanout.prefetch(children, contexts, page)
 
     def _prefetch_on_arrival(self, future: Future[requests.Response], page: int) -> None:
         """A parent's next page, fetched ahead by the pool, submits its children's fetches
@@ -630,9 +678,10 @@ class CommerceStream(StreamOutput):
             return
         response = future.result()
         records = page_of(response).records
-        key = self.primary_keys[0]
-        if any(record.get(key) is None for record in records):
+        if any(record.get(key) is None for key in self._keys for record in records):
             return  # the main thread stops the stream on it
+        if any(field not in record for field in self.child_context for record in records):
+            return  # likewise
         self._prefetch_children(records, page)
         response.tap_children_fetched = True  # type: ignore[attr-defined]  # read in parse_response
 
@@ -646,199 +695,54 @@ class CommerceStream(StreamOutput):
 
     @property
     def window(self) -> Window:
-        """This run's window: from bookmark − lookback (else start_date, else the
-        beginning) to end_date (else the moment the sync started).
-        """
+        """This run's window (`tap_commerce.window`)."""
         if self._window is None:
-            self._window = self._compute_window()
+            self._window = windows.compute(
+                stream=self.name,
+                replication_key=t.cast("str", self.replication_key),
+                incremental=self.resource.incremental,
+                state=self.stream_state,
+                settings=self.run.settings,
+                started_at=self.run.started_at,
+                logger=self.logger,
+            )
         return self._window
 
-    def _compute_window(self) -> Window:
-        settings = self._tap.settings
-        upper = floor_millis(settings.end_date or self._tap.started_at)
-        state = self.stream_state
-        bookmark = state.get("replication_key_value")
-        if bookmark and state.get("replication_key") == self.replication_key:
-            lower: datetime | None = _parse_bookmark(bookmark, self.name) - timedelta(
-                seconds=settings.lookback_window
-            )
-            # Progress markers start empty each run; seeding them with the bookmark keeps
-            # the bookmark from moving backwards when only look-back records arrive.
-            markers = state.setdefault("progress_markers", {})
-            markers.setdefault("Note", "Progress is not resumable if interrupted.")
-            markers.setdefault("replication_key", self.replication_key)
-            markers.setdefault("replication_key_value", bookmark)
-        else:
-            lower = settings.start_date
-        if lower is not None and lower > upper:
-            lower = upper
-        self.logger.info(
-            "stream '%s': incremental window %s .. %s",
-            self.name,
-            format_datetime(lower) if lower else "(beginning)",
-            format_datetime(upper),
-        )
-        return Window(
-            lower=lower,
-            upper=upper,
-            lower_text=format_datetime(lower) if lower else None,
-            upper_text=format_datetime(upper),
-        )
 
-
-class OffsetLimitStream(CommerceStream):
-    """``offset``/``limit`` lists (payments, shop, orders): pages of ``page_size``."""
-
-    @override
-    def get_new_paginator(self) -> BaseAPIPaginator[t.Any]:
-        if not self.endpoint.paginated:
-            return SinglePagePaginator()
-        return OffsetPaginator(t.cast("int", self._tap.settings.page_size), self.is_last_page)
-
-    @override
-    def request_params(self, context: Context | None, token: t.Any) -> dict[str, t.Any]:
-        if not self.endpoint.paginated:
-            return {}
-        return {**self.filter_params(), "offset": token, "limit": self._tap.settings.page_size}
-
-    def filter_params(self) -> dict[str, t.Any]:
-        """The API's server-side date filter, sent on every page (none by default)."""
-        return {}
-
-    def is_last_page(self, page: Page, next_offset: int) -> bool:
-        """A full page is the last when the body's ``total`` says so."""
-        total = _total(page)
-        return total is not None and next_offset >= total
-
-    @override
-    def records_left(self, page: Page, token: t.Any) -> int | None:
-        total = _total(page)
-        if total is None:
-            return None
-        # an offset; or a keyset token (key, skip): the total then counts the records from
-        # the filter's key on, of which the first `skip` were read already
-        offset = token[1] if isinstance(token, tuple) else token
-        if not isinstance(offset, int):
-            return None
-        return max(total - offset - len(page.records), 0)
-
-
-def _total(page: Page) -> int | None:
-    """The ``total`` a page's envelope reports, if it is an integer."""
-    total = page.body.get("total") if isinstance(page.body, dict) else None
-    return total if isinstance(total, int) and not isinstance(total, bool) else None
-
-
-def _parse_bookmark(value: t.Any, stream: str) -> datetime:
-    try:
-        return parse_datetime(str(value))
-    except ValueError:
-        msg = f"stream '{stream}': the state's bookmark {value!r} is not a date-time; fix or drop the state"
-        raise BadResponseError(msg) from None
-
-
-class ChildStream(CommerceStream):
-    """A sub-resource fetched once per parent record (``{prd_id}`` in its path).
-
-    State is one bookmark for the whole stream (``state_partitioning_keys = []``), so it
-    does not grow with the number of parents. Records may have been fetched ahead by the
-    run's fan-out pool; a 404 (parent deleted since it was listed) skips the parent.
+def detect_selector(body: t.Any) -> Selector:
+    """Dlt's detection of where a page's records are, for a definition without
+    ``data_selector``: the body itself if it is a list, else the list under a key such as
+    ``data``, ``items`` or ``results`` (two levels deep at most), else the first list.
     """
+    if not isinstance(body, dict):
+        return compile_selector("$")
+    found = _lists(body, ())
+    names = {
+        "data",
+        "items",
+        "results",
+        "entries",
+        "records",
+        "rows",
+        "entities",
+        "payload",
+        "content",
+        "objects",
+        "values",
+    }
+    skip = {"meta", "metadata", "pagination", "links", "extras", "headers"}
+    for path in found:
+        if path[-1] in names and path[-1] not in skip:
+            return compile_selector(".".join(path))
+    return compile_selector(".".join(found[0])) if found else compile_selector("$")
 
-    state_partitioning_keys: t.ClassVar[list[str]] = []
-    parent_key: t.ClassVar[str] = "prd_id"
-    _parents_read = 0  # parents whose children were read, and how many children in all
-    _rows_read = 0
-    _parent_progress: Progress | None = None  # the parent's tracker (see _start_progress)
-    #: this stream's METRIC lines, one set per parent: DEBUG lines (see PerParentFilter)
-    _metrics_logger = redact.PerParentMetrics(metrics.get_metrics_logger())
 
-    def __init__(self, tap: TapCommerce) -> None:
-        """`CommerceStream`'s, with singer-sdk's per-parent INFO lines at DEBUG only."""
-        super().__init__(tap)
-        redact.quiet_child_logger(self.logger, tap.logger)
-
-    def _per_parent(self, meter: _Meter) -> _Meter:
-        """``meter``, logging its lines as this stream's per-parent ones."""
-        meter.logger = self._metrics_logger
-        return meter
-
-    @override
-    def get_record_counter(
-        self,
-        *,
-        endpoint: str | None = None,
-        log_interval: float = metrics.DEFAULT_LOG_INTERVAL,
-    ) -> metrics.Counter:
-        """singer-sdk's, counting one parent's records: its line is a per-parent one."""
-        return self._per_parent(
-            super().get_record_counter(endpoint=endpoint, log_interval=log_interval)
-        )
-
-    @override
-    def get_sync_timer(self) -> metrics.Timer:
-        """singer-sdk's, timing one parent's sync: its line is a per-parent one."""
-        return self._per_parent(super().get_sync_timer())
-
-    @override
-    def get_http_request_counter(self) -> metrics.Counter:
-        """singer-sdk's, counting one parent's requests: its line is a per-parent one."""
-        return self._per_parent(super().get_http_request_counter())
-
-    @override
-    def _log_metric(self, point: metrics.Point[t.Any]) -> None:
-        """A request's timer, for one parent: a per-parent line."""
-        metrics.log(self._metrics_logger, point=point)
-
-    def fetch(self, context: Context) -> list[Record]:
-        """All records of one parent (safe to call from a fan-out worker thread)."""
-        try:
-            records = list(self.request_records(context))
-        except ParentGoneError:
-            self.logger.warning(
-                "stream '%s': product %s answered 404 (deleted after it was listed); skipped",
-                self.name,
-                context[self.parent_key],
-            )
-            return []
-        parent_id = context[self.parent_key]
-        for record in records:
-            record[self.parent_key] = parent_id
-        return records
-
-    @override
-    def fetch_pages(self, context: Context | None) -> Iterable[list[Record]]:
-        """The parent's list: taken from the fan-out pool, else fetched now."""
-        if context is None:
-            msg = f"stream '{self.name}': a child stream is synced for a parent, with its context"
-            raise TypeError(msg)
-        fetched = self._tap.fanout.take(self, context)
-        records = self.fetch(context) if fetched is None else fetched
-        self._parents_read += 1
-        self._rows_read += len(records)
-        return [records]
-
-    @override
-    def _page_written(self, records: int) -> None:
-        """A parent's children went out; the parent's progress line may be due too: its
-        own pages come only once all the children of a page are written.
-        """
-        parent = self._parent_progress
-        if parent is not None:
-            parent.check()
-        super()._page_written(records)
-
-    def follow(self, parent: Progress) -> None:
-        """A new tracker of its own for this run, and the parent's (see `_start_progress`)."""
-        self._progress = Progress(self.name, self._tap.logger, every=parent.every)
-        self._parent_progress = parent
-
-    def log_summary(self, outcome: str | None = None) -> None:
-        """The stream's one summary line for the whole run, after its parent's (its
-        per-parent lines are at DEBUG, see `redact.PerParentFilter`), on the tap's
-        logger: ``done`` (or how it stopped, ``outcome``) and the parents read.
-        """
-        self.progress.finish(
-            outcome,
-            f"; {self._rows_read:,} records read for {self._parents_read:,} {self.endpoint.parent}",
-        )
+def _lists(value: dict[str, t.Any], path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Paths of the lists in an object, the least nested first (dlt's ``find_all_lists``)."""
+    if len(path) > 2:  # noqa: PLR2004 - dlt's depth
+        return []
+    found = [(*path, key) for key, item in value.items() if isinstance(item, list)]
+    for key, item in value.items():
+        if isinstance(item, dict):
+            found += _lists(item, (*path, key))
+    return found

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk.exceptions import FatalAPIError
+
+if t.TYPE_CHECKING:
+    import requests
 
 
 class TapCommerceError(FatalAPIError):
@@ -27,5 +32,12 @@ class InputError(TapCommerceError):
     """
 
 
-class ParentGoneError(Exception):
-    """A child endpoint answered 404: its parent was deleted after it was listed."""
+class IgnoredResponseError(Exception):
+    """A response the definition's ``response_actions`` ignore (a child's 404: its parent
+    was deleted after it was listed); the list ends there.
+    """
+
+    def __init__(self, response: requests.Response) -> None:
+        """The ignored ``response``."""
+        super().__init__(f"ignored: {response.status_code}")
+        self.response = response

@@ -2,7 +2,7 @@
 
 singer-sdk syncs a child stream synchronously for each parent record, one request at a
 time. When a parent page arrives, `FanOut.prefetch` submits the child fetches of every
-product on that page to a pool of ``max_concurrency`` workers (the next page's as soon as
+record on that page to a pool of ``max_concurrency`` workers (the next page's as soon as
 it arrives, so the pool never drains between pages); the child stream's record loop then
 takes the finished list (`take`). Workers only do HTTP through the run's
 `Transport` (paced, retried, one session per thread); records, SCHEMA and STATE are
@@ -22,7 +22,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_commerce.client import ChildStream
+    from tap_commerce.children import ChildStream
 
     #: a queued call: (priority, order of submission, its future, the call, its arguments);
     #: the future and the call are None in the item that stops a thread
@@ -97,7 +97,7 @@ class FanOut:
         self.workers = workers
         self._pool: PriorityPool | None = None
         self._lock = threading.Lock()
-        #: (child stream, parent id) -> (parent page number, the fetch)
+        #: (child stream, parent key) -> (parent page number, the fetch)
         self._pending: dict[tuple[str, t.Any], tuple[int, Future[list[Record]]]] = {}
 
     def prefetch(
@@ -119,7 +119,7 @@ class FanOut:
                 self._pending.pop(key)[1].cancel()
             for child in children:
                 for context in contexts:
-                    key = (child.name, context[child.parent_key])
+                    key = (child.name, child.parent_key(context))
                     if key not in self._pending:
                         self._pending[key] = (page, pool.submit(child.fetch, context))
 
@@ -141,7 +141,7 @@ class FanOut:
         main thread, so the run stops with its message.
         """
         with self._lock:
-            entry = self._pending.pop((child.name, context[child.parent_key]), None)
+            entry = self._pending.pop((child.name, child.parent_key(context)), None)
         return None if entry is None else entry[1].result()
 
     def discard(self) -> None:

@@ -2,9 +2,10 @@
 
 Validation is ours rather than jsonschema's because every failure must be one readable
 line naming the setting and what is allowed, must never echo a secret, and must see the
-chosen API (a secret is required only for the API that uses it, `page_size` has a
-per-API maximum). Values may arrive as strings (``--config=ENV``); numbers are parsed
-here, so ``TAP_COMMERCE_BACKOFF_FACTOR=0.05`` works.
+chosen API's definition (a credential is required only where the definition uses it as
+``{settings.NAME}``, ``page_size`` has the definition's maximum). Values may arrive as
+strings (``--config=ENV``); numbers are parsed here, so ``TAP_COMMERCE_BACKOFF_FACTOR=0.05``
+works.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
+from tap_commerce.definition import BUILTINS
 from tap_commerce.normalize import parse_datetime
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
-API_IDS = ("storefront", "payments", "shop", "digital", "orders")
+    from tap_commerce.definition import Definition
+
+API_IDS = BUILTINS
 SECRET_SETTINGS = ("api_key", "api_secret", "password", "client_secret")
 CHILD_SYNC_MODES = ("all", "changed")
 UNKNOWN_FIELDS_MODES = ("drop", "keep")
 DEFAULT_MAX_CONCURRENCY = 16
+DEFAULT_SCHEMA_SAMPLE_SIZE = 100
 
 
 class ConfigError(ValueError):
@@ -51,9 +56,24 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     _property(
         "api",
         th.StringType(allowed_values=list(API_IDS)),
-        "Which API to read: storefront, payments, shop, digital or orders.",
-        required=True,
+        "Which built-in API to read: storefront, payments, shop, digital or orders. "
+        "Optional with `definition`.",
         title="API",
+    ),
+    _property(
+        "definition",
+        th.CustomType({"type": ["string", "object"]}),
+        "An API definition (dlt's rest_api config in YAML or JSON, with x- extension keys): "
+        "a path to the file, or the definition itself as an object. It describes a whole "
+        "API, or names a built-in to start from (`x-extends`) and overrides parts of it.",
+        title="API definition",
+    ),
+    _property(
+        "schema_sample_size",
+        th.IntegerType,
+        "Records read to infer the schema of a stream whose definition gives none. "
+        f"Default {DEFAULT_SCHEMA_SAMPLE_SIZE}.",
+        title="Schema sample size",
     ),
     _property(
         "base_url",
@@ -175,8 +195,9 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     _property(
         "unknown_fields",
         th.StringType(allowed_values=list(UNKNOWN_FIELDS_MODES)),
-        "Top-level fields the schema does not know: `drop` them (default, logged once) or "
-        "`keep` them exactly as sent, adding each to the stream's schema (a new SCHEMA).",
+        "Top-level fields the schema does not know: `drop` them (logged once) or `keep` them "
+        "exactly as sent, adding each to the stream's schema (a new SCHEMA). Default `drop`; "
+        "`keep` for a stream whose schema was inferred.",
         title="Unknown fields",
     ),
     _property(
@@ -191,18 +212,6 @@ OWN_SETTINGS = frozenset(CONFIG_SCHEMA["properties"])
 
 
 @dataclasses.dataclass(frozen=True)
-class ApiProfile:
-    """What settings validation needs to know about one API."""
-
-    api_id: str
-    default_base_url: str
-    required: tuple[str, ...]
-    default_page_size: int | None
-    max_page_size: int | None
-    default_requests_per_second: float
-
-
-@dataclasses.dataclass(frozen=True)
 class Settings:
     """Validated, typed settings of one run."""
 
@@ -210,7 +219,8 @@ class Settings:
     base_url: str
     start_date: datetime | None
     end_date: datetime | None
-    lookback_window: float
+    #: seconds; None when unset (a definition's incremental ``lag`` then applies)
+    lookback_window: float | None
     page_size: int | None
     max_retries: int
     backoff_factor: float
@@ -222,15 +232,25 @@ class Settings:
     user_agent: str
     secrets: tuple[str, ...]
     emit_activate_version: bool = False
-    unknown_fields: str = "drop"
+    #: None when unset: ``drop``, or ``keep`` for a stream whose schema was inferred
+    unknown_fields: str | None = None
+    #: whether ``page_size`` was set (else each paginator keeps its own ``limit``)
+    page_size_given: bool = False
+    token_url: str | None = None
+    oauth_scopes: str | None = None
+    schema_sample_size: int = DEFAULT_SCHEMA_SAMPLE_SIZE
 
 
-def check_api(config: Mapping[str, t.Any]) -> str:
-    """The chosen API id, or a ConfigError saying which ids exist."""
+def check_api(config: Mapping[str, t.Any]) -> str | None:
+    """The chosen built-in's id (None when a ``definition`` describes the API), or a
+    ConfigError saying which ids exist.
+    """
     api = config.get("api")
     allowed = ", ".join(API_IDS)
     if api in (None, ""):
-        msg = f"setting 'api' is required: one of {allowed}"
+        if config.get("definition") not in (None, ""):
+            return None
+        msg = f"setting 'api' is required: one of {allowed} (or give setting 'definition')"
         raise ConfigError(msg)
     if api not in API_IDS:
         msg = f"setting 'api' is {api!r}: must be one of {allowed}"
@@ -238,34 +258,52 @@ def check_api(config: Mapping[str, t.Any]) -> str:
     return t.cast("str", api)
 
 
-def resolve(config: Mapping[str, t.Any], profile: ApiProfile, version: str) -> Settings:
-    """Validate the config for one API and return typed settings.
+def resolve(
+    config: Mapping[str, t.Any], definition: Definition, version: str
+) -> tuple[Settings, Definition]:
+    """Validate the config for one API and return typed settings, and the definition
+    with every ``{settings.NAME}`` filled in.
 
     Raises:
         ConfigError: with one line naming the first wrong setting.
     """
-    for name in profile.required:
+    api = definition.name
+    used = definition.settings_used()
+
+    def lookup(name: str, where: str) -> str:
         value = config.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            msg = f"setting '{name}' is required for api '{profile.api_id}'"
+            msg = f"setting '{name}' is required for api '{api}' (the definition's {where})"
             raise ConfigError(msg)
         if not isinstance(value, str):
             # never echo the value: it may be a secret
             msg = f"setting '{name}' must be a string"
             raise ConfigError(msg)
+        return str(value)
 
-    base_url = _url(config, "base_url", profile.default_base_url)
-    if profile.api_id == "orders":
-        _url(config, "token_url", None)
+    bound = definition.bind(lookup)
+    for name, where in used.items():
+        if where.endswith(("base_url", "access_token_url")):
+            _url(config, name, None, api)
+    base_url = _url(config, "base_url", bound.base_url.render({}), api)
+    token_url = config.get("token_url")
+    if token_url not in (None, "") and any(
+        a.type == "oauth2_client_credentials" for a in _auths(bound)
+    ):
+        token_url = _url(config, "token_url", None, api)
+    else:
+        token_url = None
 
-    page_size = profile.default_page_size
-    if profile.max_page_size is not None and config.get("page_size") is not None:
-        page_size = _integer(config, "page_size", 1, profile.default_page_size)
-        if page_size > profile.max_page_size:
-            msg = (
-                f"setting 'page_size' is {page_size}: the {profile.api_id} API allows at most "
-                f"{profile.max_page_size}"
-            )
+    limits = [
+        p for p in (r.paginator for r in bound.resources) if p is not None and p.limit is not None
+    ]
+    page_size = limits[0].limit if limits else None
+    given = limits and config.get("page_size") not in (None, "")
+    if given:
+        page_size = _integer(config, "page_size", 1, page_size)
+        maxima = [p.maximum_limit for p in limits if p.maximum_limit is not None]
+        if maxima and page_size > min(maxima):
+            msg = f"setting 'page_size' is {page_size}: the {api} API allows at most {min(maxima)}"
             raise ConfigError(msg)
 
     child_sync = config.get("child_sync") or "all"
@@ -284,8 +322,8 @@ def resolve(config: Mapping[str, t.Any], profile: ApiProfile, version: str) -> S
         )
         raise ConfigError(msg)
 
-    unknown_fields = config.get("unknown_fields") or "drop"
-    if unknown_fields not in UNKNOWN_FIELDS_MODES:
+    unknown_fields = config.get("unknown_fields") or None
+    if unknown_fields is not None and unknown_fields not in UNKNOWN_FIELDS_MODES:
         msg = f"setting 'unknown_fields' is {unknown_fields!r}: must be 'drop' or 'keep'"
         raise ConfigError(msg)
 
@@ -294,23 +332,31 @@ def resolve(config: Mapping[str, t.Any], profile: ApiProfile, version: str) -> S
         msg = "setting 'user_agent' must be a string"
         raise ConfigError(msg)
 
+    scopes = config.get("oauth_scopes")
+    scopes = scopes if isinstance(scopes, str) and scopes.strip() else None
+    in_auth = {name for name, where in used.items() if ".auth." in where or ".headers." in where}
     secrets = tuple(
-        value
-        for name in (*SECRET_SETTINGS, "client_id")
-        if isinstance(value := config.get(name), str) and value
+        str(value)
+        for name in (*SECRET_SETTINGS, "client_id", *sorted(in_auth))
+        if isinstance(value := config.get(name), str | int)
+        and not isinstance(value, bool)
+        and value
     )
-    return Settings(
-        api=profile.api_id,
+    lookback = config.get("lookback_window")
+    settings = Settings(
+        api=api,
         base_url=base_url,
         start_date=_datetime(config, "start_date"),
         end_date=_datetime(config, "end_date"),
-        lookback_window=_number(config, "lookback_window", 0, 0),
+        lookback_window=None
+        if lookback in (None, "")
+        else _number(config, "lookback_window", 0, 0),
         page_size=page_size,
         max_retries=_integer(config, "max_retries", 0, 3),
         backoff_factor=_number(config, "backoff_factor", 0, 2),
         max_retry_wait=_number(config, "max_retry_wait", 0, 300),
         requests_per_second=_number(
-            config, "requests_per_second", 0, profile.default_requests_per_second
+            config, "requests_per_second", 0, definition.requests_per_second
         ),
         max_concurrency=_integer(config, "max_concurrency", 1, DEFAULT_MAX_CONCURRENCY),
         child_sync=child_sync,
@@ -319,7 +365,16 @@ def resolve(config: Mapping[str, t.Any], profile: ApiProfile, version: str) -> S
         secrets=secrets,
         emit_activate_version=_boolean(config, "emit_activate_version_messages"),
         unknown_fields=unknown_fields,
+        page_size_given=bool(given),
+        token_url=token_url,
+        oauth_scopes=scopes,
+        schema_sample_size=_integer(config, "schema_sample_size", 1, DEFAULT_SCHEMA_SAMPLE_SIZE),
     )
+    return settings, bound
+
+
+def _auths(definition: Definition) -> list[t.Any]:
+    return [a for a in (definition.auth, *(r.auth for r in definition.resources)) if a]
 
 
 def _boolean(config: Mapping[str, t.Any], name: str) -> bool:
@@ -376,10 +431,10 @@ def _datetime(config: Mapping[str, t.Any], name: str) -> datetime | None:
         raise ConfigError(msg) from None
 
 
-def _url(config: Mapping[str, t.Any], name: str, default: str | None) -> str:
+def _url(config: Mapping[str, t.Any], name: str, default: str | None, api: str) -> str:
     value = config.get(name) or default
     if not value:
-        msg = f"setting '{name}' is required for api 'orders'"
+        msg = f"setting '{name}' is required for api '{api}'"
         raise ConfigError(msg)
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:

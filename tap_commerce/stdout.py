@@ -45,7 +45,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_commerce.tap import TapCommerce
+    from tap_commerce.run import RunContext
 
 
 def json_type(value: t.Any) -> str:
@@ -64,7 +64,9 @@ def json_type(value: t.Any) -> str:
 class StreamOutput(RESTStream):
     """The writing side of a stream; see the module docstring."""
 
-    _tap: TapCommerce
+    run: RunContext
+    #: the schema was inferred from records (unknown fields are then kept by default)
+    inferred_schema = False
 
     _extracted_at: str | None = None
     _direct: bool | None = None
@@ -134,7 +136,7 @@ class StreamOutput(RESTStream):
             self._finish_progress(_stopped(exc))
             raise
         finally:
-            self._tap.flush_output()
+            self.run.flush_output()
         self._activate_versions()
         self._finish_progress(None)
 
@@ -149,7 +151,7 @@ class StreamOutput(RESTStream):
         bookkeeping: a page is filtered in one pass and its RECORD lines are encoded in one
         call (`BlockWriter.write_records`).
         """
-        writer = t.cast("BlockWriter", self._tap.message_writer)
+        writer = t.cast("BlockWriter", self.run.writer)
         every = self.STATE_MSG_FREQUENCY
         key = self.replication_key
         admitted = self._admitted
@@ -199,7 +201,7 @@ class StreamOutput(RESTStream):
         if self._stream_version is not None:
             message["version"] = self._stream_version
         message["time_extracted"] = self._extracted_at or datetime.now(timezone.utc).isoformat()
-        t.cast("BlockWriter", self._tap.message_writer).write_record(message)
+        t.cast("BlockWriter", self.run.writer).write_record(message)
         self.state_manager.is_flushed = False
 
     def _passes_through(self) -> bool:
@@ -209,7 +211,7 @@ class StreamOutput(RESTStream):
         """
         maps = self.stream_maps
         return (
-            isinstance(self._tap.message_writer, BlockWriter)
+            isinstance(self.run.writer, BlockWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not maps[0].flattening_enabled
@@ -258,7 +260,7 @@ class StreamOutput(RESTStream):
         with a value is left out while it is null (a warehouse shows it as null anyway),
         until its first value types it.
         """
-        keep = self._tap.settings.unknown_fields == "keep"
+        keep = self.keeps_unknown_fields
         kept = self._kept_types
         widened = False
         for name in sorted(record.keys() - known):
@@ -300,6 +302,14 @@ class StreamOutput(RESTStream):
             self.schema.setdefault("properties", {}).update(self._kept_schemas())
             self._resend_schema()
 
+    @property
+    def keeps_unknown_fields(self) -> bool:
+        """``unknown_fields: keep``; unset, a stream whose schema was inferred keeps them
+        (a field first seen after the sample must not be lost).
+        """
+        setting = self.run.settings.unknown_fields
+        return setting == "keep" or (setting is None and self.inferred_schema)
+
     def _report_once(self, topic: str, message: str, *args: t.Any) -> None:
         """Log a warning once a run per ``topic``."""
         raise NotImplementedError
@@ -319,7 +329,7 @@ class StreamOutput(RESTStream):
         full-table stream always; a child stream only under ``child_sync: all``; an
         incremental one only on a full refresh (no bookmark, no start or end date).
         """
-        settings = self._tap.settings
+        settings = self.run.settings
         if getattr(self, "parent_stream_type", None) and settings.child_sync != "all":
             return False
         if not self.replication_key:
@@ -329,12 +339,20 @@ class StreamOutput(RESTStream):
         return not self.stream_state.get("replication_key_value")
 
     def _begin_versions(self) -> None:
-        """The run's version on the stream and its child streams whose read is complete
-        (none unless ``emit_activate_version_messages``), before any of their records.
+        """The run's version on the stream and its child streams whose read is complete,
+        before any of their records: with ``emit_activate_version_messages``, or for a
+        resource whose ``write_disposition`` is ``replace`` (the table holds what the last
+        complete read sent).
         """
-        version = self._tap.run_version if self._tap.settings.emit_activate_version else None
         for stream in (self, *self._syncing_children()):
-            stream.begin_version(version)
+            stream.begin_version(stream.run.version if stream.versions_wanted() else None)
+
+    def versions_wanted(self) -> bool:
+        """Whether this stream's complete reads carry a version and end with
+        ACTIVATE_VERSION (see `_begin_versions`).
+        """
+        disposition = getattr(getattr(self, "resource", None), "write_disposition", None)
+        return self.run.settings.emit_activate_version or disposition == "replace"
 
     def begin_version(self, version: int | None) -> None:
         """This run of the stream starts: not cut short, nothing held back, and the run's
@@ -345,27 +363,30 @@ class StreamOutput(RESTStream):
         complete = version is not None and self.selected and self.complete_read()
         self._stream_version = version if complete else None
 
-    def _activate_versions(self) -> None:
+    def _activate_versions(self) -> bool:
         """ACTIVATE_VERSION for the stream and each of its child streams that carried a
-        version and whose read was complete to the end.
+        version and whose read was complete to the end; whether any was written.
         """
+        written = False
         for stream in (self, *self._syncing_children()):
-            stream.activate_version()
+            written = stream.activate_version() or written
+        return written
 
-    def activate_version(self) -> None:
+    def activate_version(self) -> bool:
         """ACTIVATE_VERSION for this stream, if it carried a version and its read was
-        complete to the end (see `_activate_versions`).
+        complete to the end (see `_activate_versions`); whether it was written.
         """
         version = self._stream_version
         if version is None:
-            return
+            return False
         if self._cut_short or self._held_back:
             why = "cut short" if self._cut_short else "records outside its window"
             self.logger.info(
                 "stream '%s': not a complete read (%s); no ACTIVATE_VERSION", self.name, why
             )
-            return
+            return False
         self._write_activate_version_message(version)
+        return True
 
     # -- STATE -------------------------------------------------------------------------
 

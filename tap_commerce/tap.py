@@ -1,10 +1,12 @@
-"""`tap-commerce`: one executable for the family; the ``api`` setting picks the tap class.
+"""`tap-commerce`: the entry module. Settings → a definition → a tap.
 
-`TapCommerce` is the shared base tap. It declares every setting, validates them into
-`Settings` (one readable line per mistake, before any request), and builds what one run
-shares across its streams and threads: the `Transport` (pacing, retries), the
-authenticator, the fan-out pool and the redaction filter. Each API module subclasses it
-with its contract table (`endpoints`) and its auth.
+`TapCommerce` is the one tap every API runs on. ``TapCommerce(config=...)`` (and the
+command) resolves the ``api`` setting (a built-in definition) or the ``definition``
+setting (a user's, which may extend a built-in) to a subclass made from that definition
+(`tap_class`), whose streams are made from its resources. The tap declares every setting,
+validates them into `Settings` and the definition (one readable line per mistake, before
+any request), and builds the `RunContext` its streams share: the transport (pacing,
+retries), the authenticators, the fan-out pool, the writer and the redaction filter.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import sys
 import threading
 import typing as t
 import warnings
-from datetime import datetime, timezone
 from http import HTTPStatus
 from importlib import metadata
+from pathlib import Path
 
 import click
 import requests
@@ -34,16 +36,18 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, SingerCommand, _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 
-from tap_commerce import redact
-from tap_commerce.client import ChildStream, CommerceStream, Endpoint
+from tap_commerce import definition as definitions
+from tap_commerce import infer, redact
+from tap_commerce.children import ChildStream
+from tap_commerce.client import CommerceStream
 from tap_commerce.errors import InputError, TapCommerceError
 from tap_commerce.fanout import FanOut
 from tap_commerce.inputs import describe_file, read_catalog_file, read_state_file
 from tap_commerce.output import BlockWriter
+from tap_commerce.run import RunContext
 from tap_commerce.settings import (
     CONFIG_SCHEMA,
     OWN_SETTINGS,
-    ApiProfile,
     ConfigError,
     Settings,
     check_api,
@@ -59,9 +63,10 @@ else:
 if t.TYPE_CHECKING:
     from types import TracebackType
 
-    from requests.auth import AuthBase
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from typing_extensions import Self
+
+    from tap_commerce.definition import Definition, Resource
 
 try:
     VERSION = metadata.version("tap-commerce")
@@ -69,15 +74,64 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare 
     VERSION = "0.0.0"
 
 
-def api_taps() -> dict[str, type[TapCommerce]]:
-    """The tap class of each API id."""
-    from tap_commerce.apis import API_TAPS  # noqa: PLC0415 - the API modules import this one
+def load_definition(config: t.Mapping[str, t.Any]) -> Definition:
+    """The definition a config names: ``definition`` (a path, YAML/JSON text or an
+    object), else the built-in ``api``.
 
-    return API_TAPS
+    Raises:
+        ConfigError: ``api`` missing or unknown.
+        definitions.DefinitionError: the definition is not valid.
+    """
+    api = check_api(config)
+    given = config.get("definition")
+    if given in (None, ""):
+        return definitions.builtin(t.cast("str", api))
+    if isinstance(given, str) and given.lstrip().startswith("{"):
+        given = definitions.parse_text(given, "in setting 'definition'")
+    if not isinstance(given, str | dict):
+        msg = "setting 'definition' must be a path to a YAML or JSON file, or an object"
+        raise ConfigError(msg)
+    return definitions.load(given, api=api)
+
+
+@functools.cache
+def _builtin_class(api: str) -> type[TapCommerce]:
+    return _make_class(definitions.builtin(api))
+
+
+def _make_class(definition: Definition) -> type[TapCommerce]:
+    """A tap class for a definition (``Payments`` for the built-in payments)."""
+    title = "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", definition.name) if part)
+    return type(title or "Api", (TapCommerce,), {"definition": definition, "__module__": __name__})
+
+
+def tap_class(config: object, *, parse_env: bool = False) -> type[TapCommerce] | None:
+    """The tap class of the API that ``config`` (and the environment) names, if it names
+    a valid one: a built-in's (made once), or one made from the user's definition.
+    """
+    if not isinstance(config, dict):
+        config = {}
+    if parse_env:
+        prefix = TapCommerce._env_var_prefix  # noqa: SLF001 - singer-sdk's prefix of setting variables
+        config = {
+            **config,
+            **{
+                name: os.environ[f"{prefix}{name.upper()}"]
+                for name in ("api", "definition")
+                if f"{prefix}{name.upper()}" in os.environ
+            },
+        }
+    try:
+        if config.get("definition") in (None, ""):
+            api = check_api(config)
+            return None if api is None else _builtin_class(api)
+        return _make_class(load_definition(config))
+    except (ConfigError, definitions.DefinitionError):
+        return None  # the tap's settings validation says what is wrong, in one line
 
 
 class TapCommerce(Tap):
-    """Singer tap for five commerce REST APIs (storefront, payments, shop, digital, orders)."""
+    """Singer tap for commerce REST APIs described by definitions (five built in)."""
 
     name = "tap-commerce"
     package_name = "tap-commerce"
@@ -88,69 +142,51 @@ class TapCommerce(Tap):
         c for c in Tap.capabilities if c is not PluginCapabilities.BATCH
     ]
 
-    #: set by each API's tap class
-    profile: t.ClassVar[ApiProfile | None] = None
-    endpoints: t.ClassVar[tuple[Endpoint, ...]] = ()
-    stream_base: t.ClassVar[type[CommerceStream]] = CommerceStream
-    child_base: t.ClassVar[type[ChildStream]] = ChildStream
-    #: which settings hold the credentials, for the message of a 401/403
-    credential_settings: t.ClassVar[str] = ""
-    #: wait after a 429 that carries no Retry-After (None: exponential backoff)
-    wait_for_429_without_retry_after: t.ClassVar[float | None] = None
+    #: the API this tap class reads (set on the class `tap_class` makes)
+    definition: t.ClassVar[Definition | None] = None
 
-    settings: Settings
-    transport: Transport
-    fanout: FanOut
+    run: RunContext
 
     def __new__(cls, *_args: t.Any, **kwargs: t.Any) -> Self:
         """``TapCommerce(config=...)`` becomes the tap class of the configured API."""
         if cls is TapCommerce:
             parse_env = bool(kwargs.get("parse_env_config"))
-            api_class = cls.api_class(kwargs.get("config"), parse_env=parse_env)
+            api_class = tap_class(kwargs.get("config"), parse_env=parse_env)
             if api_class is not None:
                 # cls is TapCommerce here, so Self is too: an API's tap class is one
                 return t.cast("Self", super().__new__(api_class))
         return super().__new__(cls)
 
-    @classmethod
-    def api_class(cls, config: object, *, parse_env: bool = False) -> type[TapCommerce] | None:
-        """The tap class of the API that ``config`` (and the environment) names, if any."""
-        if cls is not TapCommerce:
-            return cls
-        api = config.get("api") if isinstance(config, dict) else None
-        if parse_env:
-            api = os.environ.get(f"{cls._env_var_prefix}API", api)
-        return api_taps().get(api) if isinstance(api, str) else None
-
     def __init__(self, **kwargs: t.Any) -> None:
-        """singer-sdk's `Tap` (the same arguments), and the run's transport and pools."""
-        self.started_at = datetime.now(timezone.utc)
-        #: the ``version`` of this run's complete reads (ACTIVATE_VERSION): its start in ms
-        self.run_version = int(self.started_at.timestamp() * 1000)
-        self.redactor = redact.Redactor()
+        """singer-sdk's `Tap` (the same arguments), and the run's shared context."""
+        self.run = RunContext(self.definition, self.logger)
         super().__init__(**kwargs)  # validates the settings (see _validate_config)
-        if hasattr(self, "settings"):  # absent only for discovery with wrong settings
-            self.redactor.add(*self.settings.secrets)
-            children = {e.name for e in self.endpoints if e.parent}
-            quiet = redact.PerParentFilter(children, self.logger.name) if children else None
-            redact.install(self.redactor, quiet)
-            self.transport = Transport(
-                self.settings,
-                self.redactor,
-                wait_for_429_without_retry_after=self.wait_for_429_without_retry_after,
-            )
-            self.fanout = FanOut(self.settings.max_concurrency)
-
-    def flush_output(self) -> None:
-        """Write out what the run's `BlockWriter` holds (streams call it when they end)."""
         writer = self.message_writer
-        if isinstance(writer, BlockWriter):
-            writer.flush()
+        self.run.writer = writer if isinstance(writer, BlockWriter) else None
+
+    @property
+    def settings(self) -> Settings:
+        """The run's validated settings."""
+        return self.run.settings
+
+    @property
+    def transport(self) -> Transport:
+        """The run's one request path."""
+        return self.run.transport
+
+    @property
+    def fanout(self) -> FanOut:
+        """The run's fan-out pool."""
+        return self.run.fanout
 
     @property
     def api_id(self) -> str:
-        """The id of this tap's API."""
-        return t.cast("ApiProfile", self.profile).api_id
+        """The name of this tap's API."""
+        return self.run.api
+
+    def flush_output(self) -> None:
+        """Write out what the run's writer holds."""
+        self.run.flush_output()
 
     # -- settings ----------------------------------------------------------------------
 
@@ -168,16 +204,21 @@ class TapCommerce(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Validate the settings of the chosen API; others are ignored.
+        """Validate the settings and the definition of the chosen API (others' settings
+        are ignored), and get the run ready.
 
-        Discovery does not need credentials (``raise_errors`` is False there), but it
-        does need a valid ``api``.
+        Discovery of a definition whose schemas are given does not need credentials
+        (``raise_errors`` is False there), but it does need a valid ``api`` or
+        ``definition``.
         """
         try:
-            check_api(self._config)
-            self.settings = resolve(self._config, t.cast("ApiProfile", self.profile), VERSION)
+            chosen = self.definition or load_definition(self._config)
+            self.run.definition = chosen
+            settings, bound = resolve(self._config, chosen, VERSION)
+        except definitions.DefinitionError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         except ConfigError as exc:
-            if raise_errors or "'api'" in str(exc):
+            if raise_errors or self.definition is None:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
             self.logger.warning("%s", exc)
             return [str(exc)]
@@ -193,46 +234,73 @@ class TapCommerce(Tap):
         ]
         if errors and raise_errors:
             raise ConfigValidationError(errors[0], errors=errors[:1])
+        self._start_run(settings, bound)
         return errors
+
+    def _start_run(self, settings: Settings, bound: Definition) -> None:
+        run = self.run
+        run.redactor.add(*settings.secrets)
+        children = {r.name for r in bound.resources if r.parent}
+        quiet = redact.PerParentFilter(children, self.logger.name) if children else None
+        redact.install(run.redactor, quiet)
+        wait_429 = bound.wait_after_429
+        transport = Transport(settings, run.redactor, wait_for_429_without_retry_after=wait_429)
+        run.start(settings, bound, transport, FanOut(settings.max_concurrency))
 
     # -- streams -----------------------------------------------------------------------
 
     @classmethod
     @functools.cache
     def stream_types(cls) -> list[type[CommerceStream]]:
-        """One stream class per row of the API's table, children linked to parents."""
-        by_name: dict[str, type[CommerceStream]] = {}
-        for endpoint in cls.endpoints:
-            base = cls.child_base if endpoint.parent else cls.stream_base
-            attrs: dict[str, t.Any] = {"endpoint": endpoint, "__module__": cls.__module__}
-            if endpoint.parent:
-                attrs["parent_stream_type"] = by_name[endpoint.parent]
-            title = "".join(part.title() for part in endpoint.name.split("_"))
-            by_name[endpoint.name] = type(f"{cls.__name__}{title}Stream", (base,), attrs)
-        return list(by_name.values())
+        """One stream class per resource of the definition, children linked to parents."""
+        definition = t.cast("Definition", cls.definition)
+        made: dict[str, type[CommerceStream]] = {}
+        for resource in definition.resources:
+            if resource.parent is None:
+                made[resource.name] = _stream_class(resource, None, cls.__name__)
+        for resource in definition.resources:
+            if resource.parent is not None:
+                parent = made[resource.parent.resource]
+                made[resource.name] = _stream_class(resource, parent, cls.__name__)
+        return [made[r.name] for r in definition.resources]
 
     @override
     def discover_streams(self) -> list[CommerceStream]:
-        """One stream per row of the API's table (`stream_types`)."""
-        return [stream_type(self) for stream_type in self.stream_types()]
+        """One stream per resource, each with its schema: the definition's file, else the
+        input catalog's, else inferred from the first records (`tap_commerce.infer`).
+        """
+        streams: dict[str, CommerceStream] = {}
+        for stream_type in self.stream_types():
+            resource = stream_type.resource
+            schema, inferred = self._schema_of(resource, streams)
+            streams[resource.name] = stream_type(
+                self, run=self.run, schema=schema, inferred=inferred
+            )
+        for stream in streams.values():
+            parent = stream.resource.parent
+            if parent is not None:
+                streams[parent.resource].child_context.update(parent.context)
+        return list(streams.values())
 
-    # -- auth --------------------------------------------------------------------------
-
-    @functools.cached_property
-    def authenticator(self) -> AuthBase:
-        """The run's one authenticator, shared by every stream and thread."""
-        return self.make_authenticator()
-
-    def make_authenticator(self) -> AuthBase:
-        """The API's auth; every API tap class defines it."""
-        raise NotImplementedError
-
-    def auth_failure(self, stream: str, response: requests.Response) -> str:
-        """The one line for a 401/403: the API, what it said, and the setting to check."""
-        return (
-            f"the {self.api_id} API refused the credentials for stream '{stream}' "
-            f"({describe_response(response)}); check setting {self.credential_settings}"
-        )
+    def _schema_of(
+        self, resource: Resource, made: dict[str, CommerceStream]
+    ) -> tuple[dict[str, t.Any], bool]:
+        """A resource's schema, and whether it was inferred."""
+        if isinstance(resource.schema, Path):
+            return _schema_file(resource.schema, self.run.definition.source, resource.where), False
+        catalog = self.input_catalog
+        entry = catalog.get_stream(resource.name) if catalog is not None else None
+        if entry is not None and entry.schema.properties:
+            return entry.schema.to_dict(), True
+        if not self.run.ready:
+            msg = (
+                f"stream '{resource.name}' has no schema in its definition: inferring one reads "
+                "the API, which needs valid settings first"
+            )
+            raise ConfigValidationError(msg, errors=[msg])
+        parent = made.get(resource.parent.resource) if resource.parent else None
+        records = infer.sample(self, resource, parent, self.run, self.settings.schema_sample_size)
+        return infer.schema(records, resource), True
 
     # -- command line ------------------------------------------------------------------
 
@@ -271,7 +339,7 @@ class TapCommerce(Tap):
         config = config or _ConfigInput()
         state_dict = None if state is None else read_state_file(state)
         catalog_dict = None if catalog is None else read_catalog_file(catalog)
-        api_class = cls.api_class(config.config, parse_env=config.parse_env)
+        api_class = tap_class(config.config, parse_env=config.parse_env)
         if catalog_dict is not None and api_class is not None:
             api_class.check_catalog_streams(catalog_dict, t.cast("str", catalog))
         cls.print_version(print_fn=cls.logger.info)
@@ -291,13 +359,14 @@ class TapCommerce(Tap):
         Raises:
             InputError: naming the unknown streams and the API's streams.
         """
-        known = [endpoint.name for endpoint in cls.endpoints]
+        definition = t.cast("Definition", cls.definition)
+        known = definition.stream_names
         ids = [entry["tap_stream_id"] for entry in catalog["streams"]]
         unknown = [stream for stream in ids if stream not in known]
         if unknown:
             names = ", ".join(f"'{name}'" for name in dict.fromkeys(unknown))
             which = "stream" if len(set(unknown)) == 1 else "streams"
-            api = t.cast("ApiProfile", cls.profile).api_id
+            api = definition.name
             msg = (
                 f"{describe_file('catalog', source)} names {which} {names}, which the {api} API "
                 f"does not have; its streams: {', '.join(known)}"
@@ -333,7 +402,12 @@ class TapCommerce(Tap):
 
     def test_connection(self) -> tuple[bool, str]:
         """Run singer-sdk's connection test; whether it passed, and the line that says so."""
-        probe = _Probe(self.transport, skip=self.config.get("token_url"))
+        token_urls = [
+            self.settings.token_url or auth.value("access_token_url")
+            for auth in (self.run.definition.auth, *(r.auth for r in self.run.definition.resources))
+            if auth is not None and auth.type == "oauth2_client_credentials"
+        ]
+        probe = _Probe(self.transport, skip=token_urls[0] if token_urls else None)
         try:
             self.run_connection_test()
         except Exception as exc:  # noqa: BLE001 - any failure is the test's verdict
@@ -341,7 +415,7 @@ class TapCommerce(Tap):
         finally:
             self.flush_output()
         url = (probe.answered or self.settings.base_url).split("?", 1)[0]
-        url = self.redactor(url)
+        url = self.run.redactor(url)
         return True, f"connection test passed: the {self.api_id} API answered at {url}"
 
     def _connection_failure(self, exc: Exception, probe: _Probe) -> str:
@@ -352,7 +426,7 @@ class TapCommerce(Tap):
         if isinstance(outcome, requests.Response) and outcome.status_code in {401, 403}:
             failure = (
                 f"refused the credentials ({describe_response(outcome)}); "
-                f"check setting {self.credential_settings}"
+                f"check setting {self.run.credential_hint()}"
             )
         elif (
             isinstance(outcome, requests.Response)
@@ -366,7 +440,32 @@ class TapCommerce(Tap):
         else:
             failure = f"answered, but {type(exc).__name__}: {exc}"
         line = f"connection test failed: the {self.api_id} API at {url} {failure}"
-        return self.redactor(" ".join(line.split()))
+        return self.run.redactor(" ".join(line.split()))
+
+
+def _stream_class(
+    resource: Resource, parent: type[CommerceStream] | None, prefix: str
+) -> type[CommerceStream]:
+    """The stream class of a resource (a `ChildStream` when it has a parent)."""
+    title = "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", resource.name) if part)
+    attrs: dict[str, t.Any] = {"resource": resource, "__module__": __name__}
+    base: type[CommerceStream] = CommerceStream
+    if parent is not None:
+        attrs["parent_stream_type"] = parent
+        base = ChildStream
+    return type(f"{prefix}{title}Stream", (base,), attrs)
+
+
+def _schema_file(path: Path, source: str, where: str) -> dict[str, t.Any]:
+    """A schema file's content, read once a process (each stream gets its own copy: a
+    kept field is added to it).
+    """
+    return copy.deepcopy(_read_schema_file(path, source, where))
+
+
+@functools.cache
+def _read_schema_file(path: Path, source: str, where: str) -> dict[str, t.Any]:
+    return definitions.load_schema_file(path, source, where)
 
 
 class _Probe:

@@ -11,13 +11,14 @@ import socket
 
 import pytest
 
+from tap_commerce.definition import builtin
 from tap_commerce.sandbox import Sandbox
 from tap_commerce.tap import TapCommerce
 from tests.harness import FAST, parse_lines, run_cli
 
 FAKE_SHOP = {"api": "shop", "api_key": "fake-shop-key-0001", "api_secret": "fake-shop-secret-0001"}
 FAKE_PAYMENTS_KEY = "fake-payments-key-0001"
-SHOP_STREAMS = [endpoint.name for endpoint in TapCommerce.api_class({"api": "shop"}).endpoints]  # type: ignore[union-attr]
+SHOP_STREAMS = builtin("shop").stream_names
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,7 @@ def requests_by_stream(sandbox: Sandbox, config: dict) -> dict[str, int]:
     tap = TapCommerce(config={**FAST, **config})
     prefix = BASE_PATHS[tap.api_id].rstrip("/")
     patterns = {
-        name: re.compile(re.escape(prefix + stream.path).replace(r"\{prd_id\}", r"\d+") + "$")
+        name: re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\d+", re.escape(prefix + stream.path)) + "$")
         for name, stream in tap.streams.items()
     }
     counts = dict.fromkeys(patterns, 0)
