@@ -19,7 +19,7 @@ import typing as t
 from datetime import datetime, timezone
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
-from singer_sdk.singerlib.encoding.simple import RecordMessage
+from singer_sdk.singerlib.encoding.simple import RecordMessage, StateMessage
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -38,11 +38,14 @@ class BlockWriter(MsgSpecWriter):
     def __init__(self) -> None:
         """Start with an empty block."""
         self._pending = bytearray()
+        #: whether the last message written was a STATE
+        self.state_last = False
 
     @override
     def write_message(self, message: Message) -> None:
         """Add the message to the block; flush unless it is a RECORD in a block not full."""
         self._pending += self.format_message(message)
+        self.state_last = isinstance(message, StateMessage)
         if not isinstance(message, RecordMessage) or len(self._pending) >= BLOCK:
             self.flush()
 
@@ -51,6 +54,7 @@ class BlockWriter(MsgSpecWriter):
         pending = self._pending
         encoder.encode_into(message, pending, -1)
         pending += b"\n"
+        self.state_last = False
         if len(pending) >= BLOCK:
             self.flush()
 
@@ -70,6 +74,7 @@ class BlockWriter(MsgSpecWriter):
         """Write one RECORD line per record, framed by `record_frame`."""
         head, tail = frame
         pending = self._pending
+        self.state_last = self.state_last and not records
         encode_into = encoder.encode_into
         for record in records:
             pending += head

@@ -31,6 +31,7 @@ from decimal import Decimal
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import StateMessage
 from singer_sdk.streams.rest import RESTStream
 
 from tap_commerce.output import BlockWriter
@@ -138,6 +139,7 @@ class StreamOutput(RESTStream):
         finally:
             self.run.flush_output()
         self._activate_versions()
+        self._end_with_state()
         self._finish_progress(None)
 
     def _sync_pages(self) -> None:
@@ -389,6 +391,16 @@ class StreamOutput(RESTStream):
         return True
 
     # -- STATE -------------------------------------------------------------------------
+
+    def _end_with_state(self) -> None:
+        """The state once more if the stream's last message was not one (its ACTIVATE_VERSION,
+        or its SCHEMA when it had no record): every stream's sync, and so the run, ends
+        with a STATE (contract §1.2). singer-sdk writes a STATE only when it differs from
+        the last one written (its `StateWriter`), so this one is written directly.
+        """
+        writer = self.run.writer
+        if writer is not None and not writer.state_last:
+            writer.write_message(StateMessage(value=self.tap_state))
 
     @override
     def _increment_stream_state(

@@ -144,3 +144,26 @@ def test_a_dry_run_cut_short_at_one_record_sends_no_activate_version(sandbox, tm
     assert output.returncode == 0, output.stderr[-2000:]
     assert output.records  # the dry run did write records
     assert not activations(output)
+
+
+@pytest.mark.parametrize("api", ["storefront", "payments", "shop", "digital", "orders"])
+def test_a_run_ends_with_a_state_after_its_last_activate_version(sandbox, api):
+    """Contract §1.2: a run ends with a final STATE, also when its last stream is a
+    complete read (its ACTIVATE_VERSION comes after that stream's records)."""
+    output = run({**sandbox.config(api), **ON})
+    assert output.messages[-1]["type"] == "STATE"
+    assert output.messages[-1]["value"] == output.final_state
+    kinds = [m["type"] for m in output.messages]
+    last_activation = max(i for i, kind in enumerate(kinds) if kind == "ACTIVATE_VERSION")
+    assert "STATE" in kinds[last_activation:]
+
+
+def test_a_run_whose_last_stream_sends_no_record_ends_with_a_state(sandbox):
+    """The last stream's window holds nothing (a bookmark past end_date): its SCHEMA is
+    followed by the run's final STATE all the same."""
+    config = sandbox.config("orders")
+    first = run(config)
+    later = run({**config, "end_date": "2020-01-01T00:00:00Z"}, state=first.final_state)
+    assert not later.records
+    assert later.messages[-1]["type"] == "STATE"
+    assert later.messages[-1]["value"] == first.final_state
