@@ -28,7 +28,7 @@ from tap_commerce.pagination import Page, SinglePagePaginator, page_of
 from tap_commerce.pagination import make as make_paginator
 from tap_commerce.progress import Progress
 from tap_commerce.request import RequestBuilder
-from tap_commerce.selector import Mismatch, Selector, compile_selector
+from tap_commerce.selector import MismatchError, Selector, compile_selector
 from tap_commerce.stdout import StreamOutput
 from tap_commerce.template import INCREMENTAL, Template
 from tap_commerce.transport import (
@@ -154,6 +154,7 @@ class CommerceStream(StreamOutput):
         return self.run.settings.request_timeout
 
     @property
+    @override
     def payload_as_json(self) -> bool:  # type: ignore[override]  # a class attribute in singer-sdk
         """A body from ``json`` goes as JSON; one from ``data`` as a form."""
         return self.resource.data is None
@@ -166,7 +167,7 @@ class CommerceStream(StreamOutput):
             self.bound.paginator,
             stream=self.name,
             base_url=settings.base_url,
-            page_size=settings.page_size,
+            page_size=settings.page_size if settings.page_size_given else None,
             key=self._keyset_key,
         )
 
@@ -310,7 +311,7 @@ class CommerceStream(StreamOutput):
                 if records is not None:
                     break
                 records = fallback.records(body)
-        except Mismatch as exc:
+        except MismatchError as exc:
             where = self.run.transport.where(response.request)
             msg = f"stream '{self.name}': {where} answered 200, but under '{selector.source}' {exc}"
             raise BadResponseError(msg) from None
@@ -473,7 +474,7 @@ class CommerceStream(StreamOutput):
                 if pending is not None:
                     pending[1].cancel()  # queued: never sent; in flight: its answer is dropped
 
-    def _ignored(self, response: requests.Response, context: Context | None) -> None:
+    def _ignored(self, response: requests.Response, context: Context | None) -> None:  # noqa: ARG002 - a child stream names the parent from it
         """A response ``response_actions`` ignore: a warning, and the list ends there."""
         where = self.run.transport.where(response.request)
         status = f"{response.status_code} {response.reason or ''}".strip()

@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.pagination import SinglePagePaginator as _SdkSinglePage
 
+from tap_commerce.definition import PaginatorSpec
 from tap_commerce.errors import BadResponseError
 from tap_commerce.selector import compile_selector
 
@@ -35,7 +36,6 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Record
 
-    from tap_commerce.definition import PaginatorSpec
     from tap_commerce.selector import Selector
 
 __all__ = [
@@ -109,10 +109,11 @@ class Paginator(BaseAPIPaginator[t.Any]):
         return None
 
     def _fail(self, message: str) -> t.NoReturn:
-        raise BadResponseError(f"stream '{self.stream}': {message}")
+        msg = f"stream '{self.stream}': {message}"
+        raise BadResponseError(msg)
 
 
-class SinglePagePaginator(_SdkSinglePage, Paginator):  # type: ignore[misc]  # both derive from BaseAPIPaginator
+class SinglePagePaginator(_SdkSinglePage, Paginator):
     """One request (dlt's ``single_page``)."""
 
 
@@ -224,9 +225,6 @@ class RangePaginator(Paginator):
     definition's (a short page, a missing next link) where it says so.
     """
 
-    #: how far one page moves the token
-    step = 1
-
     def __init__(self, spec: PaginatorSpec, *, stream: str, page_size: int | None) -> None:
         """The paginator of ``spec`` for ``stream``; ``page_size`` (the setting) replaces
         the definition's limit.
@@ -247,13 +245,17 @@ class RangePaginator(Paginator):
             return None
         return self.next_value(page)
 
-    def next_position(self, page: Page) -> int:
+    def step(self) -> int:
+        """How far one page moves the token: one page."""
+        return 1
+
+    def next_position(self, page: Page) -> int:  # noqa: ARG002 - the hook's arguments
         """Where the next page starts, in the terms the total counts."""
-        return t.cast("int", self.current_value) + self.step
+        return t.cast("int", self.current_value) + self.step()
 
     def next_value(self, page: Page) -> t.Any:  # noqa: ARG002 - the hook's arguments
         """The token of the next page."""
-        return self.current_value + self.step
+        return self.current_value + self.step()
 
     def is_last(self, page: Page, position: int) -> bool:
         """Whether ``page`` ends the list, the next page starting at ``position``."""
@@ -313,9 +315,9 @@ class RangePaginator(Paginator):
 class OffsetPaginator(RangePaginator):
     """dlt's ``offset``: ``offset_param`` from ``offset`` by ``limit``."""
 
-    @property
     @override
-    def step(self) -> int:  # type: ignore[override]  # a property here
+    def step(self) -> int:
+        """How far one page moves the token: the page size."""
         return t.cast("int", self.page_size)
 
     @override
@@ -429,12 +431,11 @@ class AutoPaginator(Paginator):
 
     @override
     def get_next(self, response: requests.Response) -> t.Any:
-        if self.inner is None:
-            self.inner = self._detect(response)
-        self.inner.current_value = self.current_value
-        if isinstance(self.inner, RangePaginator) and self.current_value is None:
-            self.inner.current_value = self.inner.first_value()
-        return self.inner.get_next(response)
+        inner = self.inner
+        if inner is None:
+            inner = self.inner = self._detect(response)
+        inner.advance(response)
+        return None if inner.finished else inner.current_value
 
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
@@ -446,8 +447,6 @@ class AutoPaginator(Paginator):
             self.inner.apply(token, parts)
 
     def _detect(self, response: requests.Response) -> Paginator:
-        from tap_commerce.definition import PaginatorSpec  # noqa: PLC0415 - definition imports this module's users
-
         base, stream = self._base_url, self.stream
         if response.links.get("next"):
             return NextUrlPaginator(PaginatorSpec("header_link"), base_url=base, stream=stream)

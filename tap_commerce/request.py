@@ -104,9 +104,11 @@ class RequestBuilder:
         params: dict[str, t.Any] = {}
         if incremental is not None and (bounds is not None or start_value is not None):
             value_format = incremental.value_format
-            lower, upper = bounds if bounds is not None else (None, None)
-            start = start_value if start_value is not None else format_bound(lower, value_format)
-            end = format_bound(upper, value_format) if upper is not None else None
+            start, end = start_value, None
+            if bounds is not None:
+                lower, upper = bounds
+                start = start if start is not None else format_bound(lower, value_format)
+                end = format_bound(upper, value_format)
             values = {
                 **values,
                 Field(INCREMENTAL, "start_value"): start,

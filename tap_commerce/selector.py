@@ -15,8 +15,8 @@ import dataclasses
 import re
 import typing as t
 
-import jsonpath_ng
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.parser import parse as parse_jsonpath
 
 #: a step: a key of an object, an index of an array, or every item (``[*]``, ``.*``)
 Step: t.TypeAlias = (
@@ -38,7 +38,7 @@ class SelectorError(ValueError):
     """A JSONPath that cannot be read."""
 
 
-class Mismatch(ValueError):
+class MismatchError(ValueError):
     """A body that has the selector's container but not its shape (see `Selector.records`)."""
 
 
@@ -54,7 +54,7 @@ class Selector:
     def top_level_field(self) -> str | None:
         """The field name when the path is one top-level key (``data``), else None."""
         if self.steps and len(self.steps) == 1 and self.steps[0][0] == "key":
-            return t.cast("str", self.steps[0][1])
+            return self.steps[0][1]
         return None
 
     def find(self, value: t.Any) -> list[t.Any]:
@@ -77,7 +77,7 @@ class Selector:
         As dlt extracts them: one match that is a list is the page, one object is a page
         of one record, null is an empty page, several matches are the records. Stricter
         than dlt where it would lose records silently: through a ``[*]`` every item must
-        have the rest of the path (`Mismatch` names the first that has not), and a path
+        have the rest of the path (`MismatchError` names the first that has not), and a path
         that is absent is None rather than an empty page.
         """
         steps = self.steps
@@ -103,7 +103,7 @@ class Selector:
             found = rest.find(item) if rest.steps else [item]
             if not found:
                 msg = f"item {number} of the list has no {rest.source_of_steps()}"
-                raise Mismatch(msg)
+                raise MismatchError(msg)
             records.extend(found)
         return records
 
@@ -162,7 +162,7 @@ def compile_selector(path: str) -> Selector:
     if position == len(body):
         return Selector(path, tuple(steps))
     try:
-        compiled = jsonpath_ng.parse(text)
+        compiled = parse_jsonpath(text)
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001 - jsonpath-ng raises bare Exceptions too
         msg = f"{path!r} is not a JSONPath ({' '.join(str(exc).split())})"
         raise SelectorError(msg) from None

@@ -36,10 +36,10 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, SingerCommand, _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 
-from tap_commerce import definition as definitions
-from tap_commerce import infer, redact
+from tap_commerce import infer, loader, redact
 from tap_commerce.children import ChildStream
 from tap_commerce.client import CommerceStream
+from tap_commerce.definition import DefinitionError
 from tap_commerce.errors import InputError, TapCommerceError
 from tap_commerce.fanout import FanOut
 from tap_commerce.inputs import describe_file, read_catalog_file, read_state_file
@@ -80,23 +80,23 @@ def load_definition(config: t.Mapping[str, t.Any]) -> Definition:
 
     Raises:
         ConfigError: ``api`` missing or unknown.
-        definitions.DefinitionError: the definition is not valid.
+        DefinitionError: the definition is not valid.
     """
     api = check_api(config)
     given = config.get("definition")
     if given in (None, ""):
-        return definitions.builtin(t.cast("str", api))
+        return loader.builtin(t.cast("str", api))
     if isinstance(given, str) and given.lstrip().startswith("{"):
-        given = definitions.parse_text(given, "in setting 'definition'")
+        given = loader.parse_text(given, "in setting 'definition'")
     if not isinstance(given, str | dict):
         msg = "setting 'definition' must be a path to a YAML or JSON file, or an object"
         raise ConfigError(msg)
-    return definitions.load(given, api=api)
+    return loader.load(given, api=api)
 
 
 @functools.cache
 def _builtin_class(api: str) -> type[TapCommerce]:
-    return _make_class(definitions.builtin(api))
+    return _make_class(loader.builtin(api))
 
 
 def _make_class(definition: Definition) -> type[TapCommerce]:
@@ -126,7 +126,7 @@ def tap_class(config: object, *, parse_env: bool = False) -> type[TapCommerce] |
             api = check_api(config)
             return None if api is None else _builtin_class(api)
         return _make_class(load_definition(config))
-    except (ConfigError, definitions.DefinitionError):
+    except (ConfigError, DefinitionError):
         return None  # the tap's settings validation says what is wrong, in one line
 
 
@@ -215,7 +215,7 @@ class TapCommerce(Tap):
             chosen = self.definition or load_definition(self._config)
             self.run.definition = chosen
             settings, bound = resolve(self._config, chosen, VERSION)
-        except definitions.DefinitionError as exc:
+        except DefinitionError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
         except ConfigError as exc:
             if raise_errors or self.definition is None:
@@ -465,7 +465,7 @@ def _schema_file(path: Path, source: str, where: str) -> dict[str, t.Any]:
 
 @functools.cache
 def _read_schema_file(path: Path, source: str, where: str) -> dict[str, t.Any]:
-    return definitions.load_schema_file(path, source, where)
+    return loader.load_schema_file(path, source, where)
 
 
 class _Probe:

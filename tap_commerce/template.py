@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import string
+import sys
 import typing as t
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 #: the contexts a placeholder may name, and where each may appear
 SETTINGS, RESOURCES, INCREMENTAL = "settings", "resources", "incremental"
@@ -25,7 +31,9 @@ class Field:
     context: str
     name: str
 
+    @override
     def __str__(self) -> str:
+        """The placeholder as written: ``{settings.NAME}``."""
         return f"{{{self.context}.{self.name}}}"
 
 
@@ -56,12 +64,15 @@ class Template:
         """This template with the placeholders of one context replaced (others kept)."""
         parts: list[str | Field] = []
         for part in self.parts:
-            if isinstance(part, Field) and part.context == context:
-                part = str(values[part.name])
-            if parts and isinstance(part, str) and isinstance(parts[-1], str):
-                parts[-1] += part
+            filled = (
+                str(values[part.name])
+                if isinstance(part, Field) and part.context == context
+                else part
+            )
+            if parts and isinstance(filled, str) and isinstance(parts[-1], str):
+                parts[-1] += filled
             else:
-                parts.append(part)
+                parts.append(filled)
         return Template(tuple(parts), self.source)
 
 

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from tap_commerce.definition import builtin
+from tap_commerce.loader import builtin
 from tap_commerce.sandbox import Sandbox
 from tap_commerce.tap import TapCommerce
 from tests.harness import FAST, parse_lines, run_cli
