@@ -190,7 +190,7 @@ class Parent:
     @property
     def context(self) -> dict[str, str]:
         """The parent fields a child takes, each with its key in the child's context (the
-        column it is copied into, if any: ``prd_id``, else its own name).
+        column it is copied into, if any, else its own name).
         """
         columns = dict(self.include)
         return {field: columns.get(field, field) for field in (*self.fields, *columns)}

@@ -22,8 +22,6 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_commerce.children import ChildStream
-
     #: a queued call: (priority, order of submission, its future, the call, its arguments);
     #: the future and the call are None in the item that stops a thread
     _Item: t.TypeAlias = tuple[
@@ -31,6 +29,24 @@ if t.TYPE_CHECKING:
     ]
 
 T = t.TypeVar("T")
+
+
+class Children(t.Protocol):
+    """What the pool needs of a child stream (`tap_commerce.children.ChildStream`)."""
+
+    @property
+    def name(self) -> str:
+        """The stream's name."""
+        ...
+
+    def parent_key(self, context: Context) -> tuple[t.Any, ...]:
+        """Which parent a context is."""
+        ...
+
+    def fetch(self, context: Context) -> list[Record]:
+        """All records of one parent."""
+        ...
+
 
 #: a parent's next page goes before queued child lists: the children it lists can only be
 #: submitted once it arrives, so waiting behind them would drain the pool at every page
@@ -101,7 +117,7 @@ class FanOut:
         self._pending: dict[tuple[str, t.Any], tuple[int, Future[list[Record]]]] = {}
 
     def prefetch(
-        self, children: Iterable[ChildStream], contexts: list[dict[str, t.Any]], page: int = 0
+        self, children: Iterable[Children], contexts: list[dict[str, t.Any]], page: int = 0
     ) -> None:
         """Start fetching every child list of parent page number ``page``.
 
@@ -134,7 +150,7 @@ class FanOut:
             self._pool = PriorityPool(self.workers, "fanout")
         return self._pool
 
-    def take(self, child: ChildStream, context: Context) -> list[Record] | None:
+    def take(self, child: Children, context: Context) -> list[Record] | None:
         """The prefetched list for a context (waiting for it), or None if never submitted.
 
         A worker's exception (an auth failure, retries exhausted) is raised here, on the

@@ -17,6 +17,7 @@ import re
 import typing as t
 from decimal import Decimal
 
+from tap_commerce.children import ChildStream
 from tap_commerce.normalize import normalize_datetime
 
 if t.TYPE_CHECKING:
@@ -38,8 +39,6 @@ def sample(
     tap: Tap, resource: Resource, parent: CommerceStream | None, run: RunContext, size: int
 ) -> list[Record]:
     """Up to ``size`` records of a resource, read as a sync would read them."""
-    from tap_commerce.children import ChildStream  # noqa: PLC0415 - the stream modules import this one
-
     stream_type = next(c for c in type(tap).stream_types() if c.resource is resource)  # type: ignore[attr-defined]
     reader = stream_type(tap, run=run, schema={"type": "object", "properties": {}})
     records: list[Record] = []

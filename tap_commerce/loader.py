@@ -15,6 +15,7 @@ import dataclasses
 import difflib
 import json
 import re
+import string
 import typing as t
 from importlib import resources as package_files
 from pathlib import Path, PurePosixPath
@@ -976,6 +977,7 @@ def _resource(
         incremental = _incremental(
             check, _join(endpoint_where, "incremental"), endpoint["incremental"]
         )
+    endpoint = _bind_path_params(check, endpoint_where, endpoint)
     params, param_incremental = _params(
         check, _join(endpoint_where, "params"), endpoint.get("params")
     )
@@ -1068,6 +1070,45 @@ def _resource(
         columns=_columns(check, _join(where, "columns"), item.get("columns")),
         parent=parent,
     )
+
+
+def _bind_path_params(check: _Checker, where: str, endpoint: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Dlt's binding of ``{name}`` in a path to ``params.name``: a ``resolve`` param stays a
+    placeholder of its parent's field, any other value is written into the path and leaves
+    the params.
+    """
+    path = endpoint.get("path")
+    if not isinstance(path, str):
+        return endpoint
+    params = dict(endpoint.get("params") or {})
+    try:
+        pieces = list(string.Formatter().parse(path))
+    except ValueError:
+        return endpoint  # the template check says what is wrong
+    out: list[str] = []
+    for literal, name, _, _ in pieces:
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is None:
+            continue
+        if "." in name:
+            out.append(f"{{{name}}}")
+            continue
+        if name not in params:
+            check.fail(
+                _join(where, "path"),
+                f"{{{name}}} needs a param '{name}' in endpoint.params (a value, or "
+                "{type: resolve, resource, field}); a parent's field is "
+                "{resources.<parent>.<field>}",
+            )
+        value = params[name]
+        if isinstance(value, dict) and value.get("type") == "resolve":
+            out.append(f"{{resources.{value.get('resource')}.{value.get('field')}}}")
+        elif isinstance(value, dict):
+            check.fail(_join(_join(where, "params"), name), "only a resolve param can fill a path")
+        else:
+            out.append(str(value).replace("{", "{{").replace("}", "}}"))
+        del params[name]
+    return {**endpoint, "path": "".join(out), "params": params}
 
 
 def _single_entity(path: Template) -> bool:

@@ -378,7 +378,7 @@ class KeysetPaginator(OffsetPaginator):
         key: t.Callable[[Record], t.Any],
     ) -> None:
         """The keyset paginator of ``spec``; ``key`` reads a record's cursor value."""
-        self._key = key
+        self.key_of = key
         super().__init__(spec, stream=stream, page_size=page_size)
 
     @override
@@ -393,12 +393,12 @@ class KeysetPaginator(OffsetPaginator):
     def next_value(self, page: Page) -> tuple[t.Any, int]:
         records = page.records
         start, skip = self.current_value
-        last = self._key(records[-1])
+        last = self.key_of(records[-1])
         if last is None or last == start:  # no key, or the whole page shares the last one
             return start, skip + len(records)
         same = 0
         for record in reversed(records):
-            if self._key(record) != last:
+            if self.key_of(record) != last:
                 break
             same += 1
         return last, same

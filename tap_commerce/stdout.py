@@ -2,11 +2,14 @@
 the run's ``version``), ACTIVATE_VERSION and STATE.
 
 `StreamOutput` is the half of the base stream that meets singer-sdk's writing side; the
-other half (`tap_commerce.client.CommerceStream`) turns pages into records. Every override
-of a singer-sdk private method (``_sync_records``, ``_write_record_message``,
-``_write_schema_message``, ``_increment_stream_state``) lives here, written against
-singer-sdk 0.54.9; each says why, so an upgrade has one place to look. (The reading side
-has one more, ``_request``, in `tap_commerce.client`.)
+other half (`tap_commerce.client.CommerceStream`) turns pages into records. The writing
+side's overrides of singer-sdk private methods (``_sync_records``,
+``_write_record_message``, ``_write_schema_message``, ``_increment_stream_state``) live
+here, each saying why; `tap_commerce.sdk_private` lists them with every other private
+name the package uses, so an upgrade has one place to look.
+
+Every stream's sync ends with a STATE (so the run does): after its ACTIVATE_VERSION, or
+after a SCHEMA with no record, the state is written once more.
 
 Deletes (contract §1.2): with ``emit_activate_version_messages`` a stream whose run reads
 the API's complete current list carries the run's version on every RECORD and ends with
