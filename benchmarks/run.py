@@ -48,7 +48,7 @@ from harness import (
     work_directory,
 )
 
-from tap_commerce.apis import API_TAPS
+from tap_commerce.loader import BUILTINS, builtin
 from tap_commerce.settings import DEFAULT_MAX_CONCURRENCY
 
 SHOP_CHILDREN = ("products_images", "products_reviews", "product_options", "products_variations")
@@ -463,9 +463,9 @@ PAGING = {
     "digital": (50, False),
     "orders": (200, True),  # total
 }
-#: path -> stream of every top-level list, from the tap's own contract tables
+#: path -> stream of every top-level list, from the tap's own definitions
 STREAM_PATHS = {
-    api: {e.path: e.name for e in tap.endpoints if not e.parent} for api, tap in API_TAPS.items()
+    api: {r.path.source: r.name for r in builtin(api).resources if not r.parent} for api in BUILTINS
 }
 _CHILD_PATH = re.compile(r"^/v1/products/[^/]+/(images|reviews|options|variations)$")
 _CHILD_STREAM = {
