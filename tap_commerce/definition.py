@@ -184,6 +184,8 @@ class Parent:
     """
 
     resource: str
+    #: the key path of the first placeholder naming the parent (for messages)
+    where: str
     fields: tuple[str, ...]
     include: tuple[tuple[str, str], ...]
 

@@ -12,6 +12,7 @@ dlt ``columns`` hints replace what inference found for the fields they name.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import typing as t
@@ -146,5 +147,8 @@ def schema(records: list[Record], resource: Resource) -> dict[str, t.Any]:
     properties = _properties(top.fields or {}, resource.primary_key)
     for key in resource.primary_key:
         properties.setdefault(key, {"type": ["string", "integer"]})
-    properties.update(resource.columns)
+    properties.update(copy.deepcopy(resource.columns))
+    for key in resource.primary_key:  # a key is never null, a columns hint or not
+        types = properties[key]["type"]
+        properties[key]["type"] = [kind for kind in types if kind != "null"]
     return {"type": "object", "properties": properties}

@@ -16,11 +16,17 @@ import difflib
 import json
 import re
 import string
+import sys
 import typing as t
 from importlib import resources as package_files
 from pathlib import Path, PurePosixPath
 
 import yaml
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 from tap_commerce import template
 from tap_commerce.definition import (
@@ -342,6 +348,16 @@ class _Checker:
         )
 
 
+class _DefaultsChecker(_Checker):
+    """Checks ``resource_defaults`` as if it were a resource, without a resource's own
+    needs (a name, a path of its own, a parent).
+    """
+
+    @override
+    def template(self, where: str, value: t.Any, allowed: t.Collection[str]) -> Template:
+        return super().template(where, value, (*allowed, SETTINGS, RESOURCES, INCREMENTAL))
+
+
 def _join(where: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{where}[{key}]"
@@ -537,6 +553,18 @@ def _build(
             check.fail("resource_defaults.endpoint", "must be an object (a path is per resource)")
         check.obj("resource_defaults.endpoint", endpoint_defaults)
 
+    if defaults:
+        # its faults are told at its own key paths, not at the first resource's
+        probe = {**defaults, "name": "resource_defaults"}
+        probe["endpoint"] = {"path": "resource_defaults", **(defaults.get("endpoint") or {})}
+        _resource(
+            _DefaultsChecker(source),
+            "resource_defaults",
+            probe,
+            client_paginator=None,
+            base_dir=base_dir,
+            builtin_name=None,
+        )
     listed = raw["resources"]
     if not isinstance(listed, list) or not listed:
         check.fail("resources", f"must be a non-empty list, got {_kind(listed)}")
@@ -579,24 +607,24 @@ def _build(
         for (w, i), r in zip(merged, built, strict=True)
     }
     linked: list[Resource] = []
-    for (where, _), resource in zip(merged, built, strict=True):
+    for resource in built:
         parent = resource.parent
         if parent is not None:
             if parent.resource not in resource_names:
                 check.fail(
-                    _join(where, "endpoint.path"),
+                    parent.where,
                     f"names resource '{parent.resource}', which the definition does not have "
                     f"(its resources: {', '.join(resource_names)})",
                 )
             parent_stream = by_name[resource_names[parent.resource]]
+            if parent_stream.name == resource.name:
+                check.fail(parent.where, "a resource cannot be its own parent")
             if parent_stream.parent is not None:
                 check.fail(
-                    _join(where, "endpoint.path"),
+                    parent.where,
                     f"the parent '{parent.resource}' is itself a child; a child's parent "
                     "must be a top-level resource",
                 )
-            if parent_stream.name == resource.name:
-                check.fail(_join(where, "endpoint.path"), "a resource cannot be its own parent")
             linked.append(
                 dataclasses.replace(
                     resource, parent=dataclasses.replace(parent, resource=parent_stream.name)
@@ -1016,7 +1044,12 @@ def _resource(
     paginator = _paginator(check, paginator_where, paginator_value)
     if paginator is not None:
         paginator = dataclasses.replace(paginator, where=paginator_where)
-    if paginator is not None and paginator.keyset and incremental is None:
+    if (
+        paginator is not None
+        and paginator.keyset
+        and incremental is None
+        and not isinstance(check, _DefaultsChecker)  # each resource says its incremental
+    ):
         check.fail(
             _join(paginator_where, "x-keyset"), "needs endpoint.incremental (the key to page by)"
         )
@@ -1182,13 +1215,19 @@ def _parent(
     params: dict[str, t.Any],
     body: t.Any,
 ) -> Parent | None:
-    fields = [
-        f
-        for value in (path, params, body)
+    endpoint = _join(where, "endpoint")
+    located = [
+        (f, at)
+        for at, value in (
+            (_join(endpoint, "path"), path),
+            *((_join(_join(endpoint, "params"), str(k)), v) for k, v in params.items()),
+            (_join(endpoint, "json"), body),
+        )
         for tpl in _walk_templates(value)
         for f in tpl.fields
         if f.context == RESOURCES
     ]
+    fields = [f for f, _ in located]
     parents = {f.name.split(".", 1)[0] for f in fields}
     include_list = item.get("include_from_parent") or []
     include_map = item.get("x-include_from_parent") or {}
@@ -1201,7 +1240,7 @@ def _parent(
         return None
     if len(parents) > 1:
         check.fail(
-            _join(where, "endpoint.path"),
+            located[0][1],
             f"names several parents ({', '.join(sorted(parents))}); dlt allows one",
         )
     parent = parents.pop()
@@ -1218,6 +1257,7 @@ def _parent(
     ]
     return Parent(
         resource=parent,
+        where=located[0][1],
         fields=tuple(dict.fromkeys(f.name.split(".", 1)[1] for f in fields)),
         include=tuple(include),
     )

@@ -269,11 +269,15 @@ def resolve(
     """
     api = definition.name
     used = definition.settings_used()
+    own = definition.source.startswith("built-in")
 
     def lookup(name: str, where: str) -> str:
         value = config.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            msg = f"setting '{name}' is required for api '{api}' (the definition's {where})"
+            used_at = (
+                f"the definition's {where}" if own else f"definition {definition.source}: {where}"
+            )
+            msg = f"setting '{name}' is required for api '{api}' ({used_at})"
             raise ConfigError(msg)
         if not isinstance(value, str):
             # never echo the value: it may be a secret

@@ -146,6 +146,8 @@ class TapCommerce(Tap):
     definition: t.ClassVar[Definition | None] = None
 
     run: RunContext
+    #: why the settings did not validate (discovery goes on without them)
+    _settings_error = "the settings did not validate"
 
     def __new__(cls, *_args: t.Any, **kwargs: t.Any) -> Self:
         """``TapCommerce(config=...)`` becomes the tap class of the configured API."""
@@ -221,6 +223,7 @@ class TapCommerce(Tap):
             if raise_errors or self.definition is None:
                 raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
             self.logger.warning("%s", exc)
+            self._settings_error = str(exc)
             return [str(exc)]
         builtin = copy.deepcopy(self.config_jsonschema)
         self.append_builtin_config(builtin)
@@ -294,8 +297,8 @@ class TapCommerce(Tap):
             return entry.schema.to_dict(), True
         if not self.run.ready:
             msg = (
-                f"stream '{resource.name}' has no schema in its definition: inferring one reads "
-                "the API, which needs valid settings first"
+                f"stream '{resource.name}' has no schema in its definition, and inferring one "
+                f"reads the API: {self._settings_error}"
             )
             raise ConfigValidationError(msg, errors=[msg])
         parent = made.get(resource.parent.resource) if resource.parent else None

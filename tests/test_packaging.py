@@ -24,6 +24,11 @@ def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Pa
     names = zipfile.ZipFile(wheel).namelist()
     schemas = [n for n in names if n.startswith("tap_commerce/schemas/") and n.endswith(".json")]
     assert len(schemas) == SCHEMA_COUNT
+    definitions = sorted(n for n in names if n.startswith("tap_commerce/definitions/"))
+    assert definitions == [
+        f"tap_commerce/definitions/{api}.yml"
+        for api in ("digital", "orders", "payments", "shop", "storefront")
+    ]
     assert not any(n.startswith("tests/") for n in names)
 
     env = tmp_path / "venv"
