@@ -766,7 +766,8 @@ class _Keys:
 
     def selector(self, key: str, default: str | None = None) -> Selector | None:
         got = self.value.get(key, default)
-        return None if got is None else self.check.selector(self.at(key), got)
+        # dlt reads an empty path as none (`compile_path(p) if p else None`)
+        return None if got is None or got == "" else self.check.selector(self.at(key), got)
 
     def integer(self, key: str, minimum: int | None = None) -> int | None:
         got = self.value.get(key)

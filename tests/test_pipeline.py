@@ -130,3 +130,60 @@ def test_every_pipeline_has_a_job_and_an_hourly_schedule(tmp_path, database):
         assert tasks[f"{api}-to-postgres"] == [f"tap-commerce-{api} target-postgres"]
         assert intervals[f"{api}-to-postgres"] == "0 * * * *"
     assert tasks["shop-eu-to-postgres"] == ["tap-commerce-shop--eu target-postgres"]
+
+
+def test_a_definition_inline_in_meltano_yml_loads_its_api(tmp_path, database):
+    """A Meltano user describes an API inline in meltano.yml (the `definition` setting as
+    an object) in a plugin of its own; `meltano run` loads it like a built-in."""
+    import yaml  # noqa: PLC0415
+
+    sandbox = Sandbox(seed=41, scale=0.05, anchor="2026-06-01").start()
+    try:
+        project = Project(tmp_path / "inline", database)
+        config = yaml.safe_load((project.root / "meltano.yml").read_text())
+        definition = {
+            "x-name": "myshop",
+            "client": {
+                "base_url": "https://shop.example.com/",
+                "auth": {
+                    "type": "http_basic",
+                    "username": "{settings.api_key}",
+                    "password": "{settings.api_secret}",
+                },
+                # Meltano 4.4 cannot hold a null inside an object setting: "" is dlt's
+                # "no total" too
+                "paginator": {"type": "offset", "limit": 50, "total_path": ""},
+            },
+            "resource_defaults": {
+                "primary_key": "id",
+                "write_disposition": "merge",
+                "endpoint": {"data_selector": "data"},
+            },
+            "resources": [
+                {"name": "customers", "endpoint": {"path": "/v1/customers"}},
+                {"name": "categories", "x-schema": "infer", "endpoint": "/v1/categories"},
+            ],
+        }
+        config["plugins"]["extractors"].append(
+            {
+                "name": "tap-commerce-myshop",
+                "inherit_from": "tap-commerce",
+                "config": {"definition": definition},
+                "load_schema": "myshop",
+            }
+        )
+        (project.root / "meltano.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        shop = sandbox.config("shop")
+        env = {
+            "TAP_COMMERCE_MYSHOP_BASE_URL": shop["base_url"],
+            "TAP_COMMERCE_MYSHOP_API_KEY": shop["api_key"],
+            "TAP_COMMERCE_MYSHOP_API_SECRET": shop["api_secret"],
+        }
+        project.run("run", "tap-commerce-myshop", "target-postgres", env=env)
+        for stream in ("customers", "categories"):
+            rows = _rows(database, "myshop", stream)
+            assert sorted(r["id"] for r in rows) == sorted(
+                r["id"] for r in sandbox.records("shop", stream)
+            ), stream
+    finally:
+        sandbox.stop()
