@@ -1098,9 +1098,7 @@ def _resource(
         primary_key=tuple(primary),
         write_disposition=disposition,
         selected=selected,
-        schema=_schema_source(
-            check, where, item, base_dir=base_dir, builtin_name=builtin_name, stream=stream
-        ),
+        schema=_schema_source(check, where, item, base_dir=base_dir, builtin_name=builtin_name),
         columns=_columns(check, _join(where, "columns"), item.get("columns")),
         parent=parent,
     )
@@ -1271,12 +1269,11 @@ def _schema_source(
     *,
     base_dir: Path | None,
     builtin_name: str | None,
-    stream: str,
 ) -> Path | str | None:
     value = item.get("x-schema")
     if value is None:
         if builtin_name is not None and "columns" not in item:
-            packaged = schemas_dir() / builtin_name / f"{stream}.json"
+            packaged = schemas_dir() / builtin_name / f"{item['name']}.json"
             if packaged.is_file():
                 return packaged
         return None

@@ -287,7 +287,10 @@ def resolve(
 
     bound = definition.bind(lookup)
     for name, where in used.items():
-        if where.endswith(("base_url", "access_token_url")):
+        # a setting that is a whole URL of the definition is checked as one
+        template = _template_at(definition, where)
+        whole = template is not None and template.source == f"{{settings.{name}}}"
+        if whole and where.endswith(("base_url", "access_token_url")):
             _url(config, name, None, api)
     base_url = _url(config, "base_url", bound.base_url.render({}), api)
     token_url = config.get("token_url")
@@ -338,7 +341,12 @@ def resolve(
 
     scopes = config.get("oauth_scopes")
     scopes = scopes if isinstance(scopes, str) and scopes.strip() else None
-    in_auth = {name for name, where in used.items() if ".auth." in where or ".headers." in where}
+    # a setting sent in an auth, a header or a param may be a credential: it is masked
+    in_auth = {
+        name
+        for name, where in used.items()
+        if any(part in where for part in (".auth.", ".headers.", ".params."))
+    }
     secrets = tuple(
         str(value)
         for name in (*SECRET_SETTINGS, "client_id", *sorted(in_auth))
@@ -375,6 +383,16 @@ def resolve(
         schema_sample_size=_integer(config, "schema_sample_size", 1, DEFAULT_SCHEMA_SAMPLE_SIZE),
     )
     return settings, bound
+
+
+def _template_at(definition: Definition, where: str) -> t.Any:
+    """The template of ``client.base_url`` or of an auth's ``access_token_url``."""
+    if where == "client.base_url":
+        return definition.base_url
+    for auth in _auths(definition):
+        if where == f"{auth.where}.access_token_url":
+            return auth.values.get("access_token_url")
+    return None
 
 
 def _auths(definition: Definition) -> list[t.Any]:
