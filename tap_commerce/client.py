@@ -1,10 +1,12 @@
 """The base stream of every API: a resource of a definition read as pages of records.
 
-It owns, once for every definition: the request (built by `RequestBuilder`, sent through
-the run's `Transport`: pacing, retries), response validation and decoding, the records
-under ``data_selector``, date-time normalisation, schema drift, the incremental window
-and its client-side filter, the parent side of fan-out, and progress lines. A stream
-class is made per resource (`stream_class`); it holds no per-API code.
+It owns, once for every definition: the page loop (each request built by
+`RequestBuilder`, sent through the run's `Transport`: pacing, retries), response
+validation and decoding, the records under ``data_selector``, date-time normalisation,
+schema drift, the incremental window's client-side filter (`tap_commerce.window`), and
+progress lines. The parent side of child streams is `tap_commerce.parents`; child streams
+are `tap_commerce.children`. The tap makes a subclass per resource of a definition; no
+class holds per-API code.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from tap_commerce.errors import ApiError, AuthError, BadResponseError, IgnoredRe
 from tap_commerce.normalize import datetime_paths, normalize_datetimes, parse_datetime
 from tap_commerce.pagination import Page, SinglePagePaginator, page_of
 from tap_commerce.pagination import make as make_paginator
+from tap_commerce.parents import ParentSide
 from tap_commerce.progress import Progress
 from tap_commerce.request import RequestBuilder
-from tap_commerce.selector import MismatchError, Selector, compile_selector
-from tap_commerce.stdout import StreamOutput
+from tap_commerce.selector import MismatchError, Selector, detect_selector
 from tap_commerce.template import INCREMENTAL, Template
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
@@ -67,7 +69,7 @@ class _NoAuth(requests.auth.AuthBase):
 _NO_AUTH = _NoAuth()
 
 
-class CommerceStream(StreamOutput):
+class CommerceStream(ParentSide):
     """A resource of a definition; subclasses are made per resource (`stream_class`)."""
 
     resource: t.ClassVar[Resource]
@@ -548,6 +550,7 @@ class CommerceStream(StreamOutput):
         self._held_back += 1
         return False
 
+    @override
     def in_window(self, record: Record) -> bool:
         """Whether the incremental window admits a record (always, for full-table
         streams). A record without a replication-key value cannot be placed: the
@@ -618,74 +621,6 @@ class CommerceStream(StreamOutput):
         """A page's records went out (``records`` of them emitted)."""
         self.progress.written(records)
 
-    # -- parent side of child streams ------------------------------------------------
-
-    @override
-    def generate_child_contexts(
-        self, record: Record, context: Context | None
-    ) -> Iterable[Context | None]:
-        """singer-sdk asks for (and copies) a child context for every record, children or
-        not; a stream without child streams has none to give.
-        """
-        if not self.child_streams:
-            return ()
-        return super().generate_child_contexts(record, context)
-
-    @override
-    def get_child_context(self, record: Record, context: Context | None) -> dict[str, t.Any]:
-        """The parent's fields its child streams take (their requests and records)."""
-        values = {}
-        for field, key in self.child_context.items():
-            if field not in record:
-                msg = (
-                    f"stream '{self.name}': a record has no field '{field}', which its child "
-                    f"streams need; its fields: {', '.join(list(record)[:12])}"
-                )
-                raise BadResponseError(msg)
-            values[key] = record[field]
-        return values
-
-    def _children_of_every_record(self) -> bool:
-        """``child_sync: all``: children of records the window keeps out are read too, so
-        a new review of an unchanged product still arrives.
-        """
-        return self.run.settings.child_sync == "all" or not self.replication_key
-
-    def outside_window(self, record: Record, context: Context | None) -> None:
-        """A record the window keeps out is not emitted; its children may still be."""
-        if self.child_streams and self._children_of_every_record():
-            self._process_record(record, child_context=context)
-
-    _pages_read = 0
-
-    def _prefetch_children(self, records: list[Record], page: int) -> None:
-        children = self._syncing_children()
-        if not children:
-            return
-        if not self._children_of_every_record():
-            records = [r for r in records if self.in_window(r)]
-        contexts = [self.get_child_context(r, None) for r in records]
-        self.run.fanout.prefetch(children, contexts, page)
-
-    def _prefetch_on_arrival(self, future: Future[requests.Response], page: int) -> None:
-        """A parent's next page, fetched ahead by the pool, submits its children's fetches
-        the moment it arrives (on the worker thread), so the pool does not drain while the
-        main thread finishes the current page. Under ``child_sync: changed`` the window
-        needs canonical date-times first: the main thread submits them (`parse_response`).
-        """
-        if future.cancelled() or future.exception() is not None:
-            return
-        if not self._children_of_every_record():
-            return
-        response = future.result()
-        records = page_of(response).records
-        if any(record.get(key) is None for key in self._keys for record in records):
-            return  # the main thread stops the stream on it
-        if any(field not in record for field in self.child_context for record in records):
-            return  # likewise
-        self._prefetch_children(records, page)
-        response.tap_children_fetched = True  # type: ignore[attr-defined]  # read in parse_response
-
     @override
     def _report_once(self, topic: str, message: str, *args: t.Any) -> None:
         if topic not in self._reported:
@@ -708,42 +643,3 @@ class CommerceStream(StreamOutput):
                 logger=self.logger,
             )
         return self._window
-
-
-def detect_selector(body: t.Any) -> Selector:
-    """Dlt's detection of where a page's records are, for a definition without
-    ``data_selector``: the body itself if it is a list, else the list under a key such as
-    ``data``, ``items`` or ``results`` (two levels deep at most), else the first list.
-    """
-    if not isinstance(body, dict):
-        return compile_selector("$")
-    found = _lists(body, ())
-    names = {
-        "data",
-        "items",
-        "results",
-        "entries",
-        "records",
-        "rows",
-        "entities",
-        "payload",
-        "content",
-        "objects",
-        "values",
-    }
-    skip = {"meta", "metadata", "pagination", "links", "extras", "headers"}
-    for path in found:
-        if path[-1] in names and path[-1] not in skip:
-            return compile_selector(".".join(path))
-    return compile_selector(".".join(found[0])) if found else compile_selector("$")
-
-
-def _lists(value: dict[str, t.Any], path: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Paths of the lists in an object, the least nested first (dlt's ``find_all_lists``)."""
-    if len(path) > 2:  # noqa: PLR2004 - dlt's depth
-        return []
-    found = [(*path, key) for key, item in value.items() if isinstance(item, list)]
-    for key, item in value.items():
-        if isinstance(item, dict):
-            found += _lists(item, (*path, key))
-    return found

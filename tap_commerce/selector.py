@@ -167,3 +167,42 @@ def compile_selector(path: str) -> Selector:
         msg = f"{path!r} is not a JSONPath ({' '.join(str(exc).split())})"
         raise SelectorError(msg) from None
     return Selector(path, None, compiled)
+
+
+def detect_selector(body: t.Any) -> Selector:
+    """Dlt's detection of where a page's records are, for a definition without
+    ``data_selector``: the body itself if it is a list, else the list under a key such as
+    ``data``, ``items`` or ``results`` (two levels deep at most), else the first list.
+    """
+    if not isinstance(body, dict):
+        return compile_selector("$")
+    found = _lists(body, ())
+    names = {
+        "data",
+        "items",
+        "results",
+        "entries",
+        "records",
+        "rows",
+        "entities",
+        "payload",
+        "content",
+        "objects",
+        "values",
+    }
+    skip = {"meta", "metadata", "pagination", "links", "extras", "headers"}
+    for path in found:
+        if path[-1] in names and path[-1] not in skip:
+            return compile_selector(".".join(path))
+    return compile_selector(".".join(found[0])) if found else compile_selector("$")
+
+
+def _lists(value: dict[str, t.Any], path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Paths of the lists in an object, the least nested first (dlt's ``find_all_lists``)."""
+    if len(path) > 2:  # noqa: PLR2004 - dlt's depth
+        return []
+    found = [(*path, key) for key, item in value.items() if isinstance(item, list)]
+    for key, item in value.items():
+        if isinstance(item, dict):
+            found += _lists(item, (*path, key))
+    return found

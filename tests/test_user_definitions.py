@@ -39,6 +39,7 @@ from tap_commerce.sandbox import TOKEN_PATH, Sandbox
 from tap_commerce.tap import TapCommerce
 from tests import golden
 from tests.harness import FAST, Output, parse_lines, run, run_cli, run_until_failure
+from tests.test_deletes import activations, assert_activated_after_records
 
 ANCHOR = "2026-06-01"
 SCALE = 0.05
@@ -481,24 +482,6 @@ def test_a_credential_in_a_setting_of_the_users_own_naming_is_masked_at_debug(sb
     token = config["shop_basic_token"]
     assert token not in out.stdout + out.stderr
     assert base64.b64decode(token).decode() not in out.stdout + out.stderr
-
-
-def activations(output: Output) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    for message in output.messages:
-        if message["type"] == "ACTIVATE_VERSION":
-            found.setdefault(message["stream"], []).append(message["version"])
-    return found
-
-
-def assert_activated_after_records(output: Output, stream: str) -> None:
-    messages = [m for m in output.messages if m.get("stream") == stream]
-    kinds = [m["type"] for m in messages]
-    assert kinds.count("ACTIVATE_VERSION") == 1, stream
-    at = kinds.index("ACTIVATE_VERSION")
-    assert "RECORD" in kinds[:at] and "RECORD" not in kinds[at:], stream
-    version = messages[at]["version"]
-    assert {m["version"] for m in messages if m["type"] == "RECORD"} == {version}, stream
 
 
 def test_activate_version_after_every_complete_read_of_a_user_definition(sb, tmp_path):
