@@ -529,6 +529,12 @@ def _build(
     if "base_url" not in client:
         check.fail("client.base_url", "is required")
     base_url = check.template("client.base_url", client["base_url"], (SETTINGS,))
+    literal = base_url.constant
+    if literal is not None and not re.match(r"https?://[^/\s]+", literal):
+        check.fail(
+            "client.base_url",
+            f"is {literal!r}: expected an http(s) URL such as https://api.example.com/",
+        )
     headers = _headers(check, "client.headers", client.get("headers"))
     auth = (
         _auth(check, "client.auth", client.get("auth")) if client.get("auth") is not None else None

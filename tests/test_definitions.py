@@ -411,3 +411,8 @@ def test_a_yaml_file_and_the_same_object_load_alike(tmp_path):
     from_file, from_object = load(path), load(MINIMAL)
     assert from_file.resources == from_object.resources
     assert from_file.name == "api" and from_file.source == f"'{path}'"
+
+
+def test_a_base_url_that_is_no_http_url_is_the_definitions_fault():
+    with pytest.raises(loader.DefinitionError, match=r"client\.base_url: is 'ftp://x'"):
+        load({"client": {"base_url": "ftp://x"}, "resources": ["a"]})
