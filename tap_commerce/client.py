@@ -32,7 +32,6 @@ from tap_commerce.parents import ParentSide
 from tap_commerce.progress import Progress
 from tap_commerce.request import RequestBuilder
 from tap_commerce.selector import MismatchError, Selector, detect_selector
-from tap_commerce.template import INCREMENTAL, Template
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
     InvalidBodyError,
@@ -106,13 +105,7 @@ class CommerceStream(ParentSide):
         self._builder: RequestBuilder | None = None
         #: the window goes into requests (a server-side filter), not only into the filter
         #: of what is emitted
-        self._filtered = resource.incremental is not None and (
-            bool(resource.incremental.start_param or resource.incremental.end_param)
-            or any(
-                isinstance(v, Template) and any(f.context == INCREMENTAL for f in v.fields)
-                for v in resource.params.values()
-            )
-        )
+        self._filtered = resource.server_filter
         #: the fields of a record that the child streams' requests and records take, each
         #: with its key in their contexts
         self.child_context: dict[str, str] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
-from tap_commerce.template import SETTINGS, Template
+from tap_commerce.template import INCREMENTAL, SETTINGS, Template
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -140,11 +140,6 @@ class PaginatorSpec:
     keyset: bool = False
     where: str = "client.paginator"
 
-    @property
-    def is_range(self) -> bool:
-        """Offset or page_number."""
-        return self.type in {"offset", "page_number"}
-
 
 @dataclasses.dataclass(frozen=True)
 class IncrementalSpec:
@@ -230,6 +225,21 @@ class Resource:
         return self.incremental.cursor_path if self.incremental else None
 
     @property
+    def server_filter(self) -> bool:
+        """Whether the incremental window goes into requests (``start_param``,
+        ``end_param`` or ``{incremental.…}`` in params), not only into what is emitted.
+        """
+        incremental = self.incremental
+        if incremental is None:
+            return False
+        if incremental.start_param or incremental.end_param:
+            return True
+        return any(
+            isinstance(v, Template) and any(f.context == INCREMENTAL for f in v.fields)
+            for v in self.params.values()
+        )
+
+    @property
     def key_properties(self) -> list[str]:
         """Singer key properties: the primary key, unless records are only appended."""
         return [] if self.write_disposition == "append" else list(self.primary_key)
@@ -274,21 +284,22 @@ class Definition:
         if self.bound_credentials is not None:
             return list(self.bound_credentials)
         names: list[str] = []
-        for auth in self._auths():
+        for auth in self.auths():
             for key, value in auth.values.items():
                 if key == "access_token_url":
                     continue
                 names += [f.name for f in value.fields if f.context == SETTINGS]
         return list(dict.fromkeys(names))
 
-    def _auths(self) -> list[AuthSpec]:
+    def auths(self) -> list[AuthSpec]:
+        """The client's auth and every endpoint's own."""
         return [a for a in (self.auth, *(r.auth for r in self.resources)) if a is not None]
 
     def _templates(self) -> t.Iterator[tuple[str, Template]]:
         yield "client.base_url", self.base_url
         for key, value in self.headers.items():
             yield f"client.headers.{key}", value
-        for auth in self._auths():
+        for auth in self.auths():
             for key, value in {**auth.values, **auth.token_request_data}.items():
                 yield f"{auth.where}.{key}", value
         for resource in self.resources:

@@ -42,6 +42,7 @@ from tap_commerce.definition import (
     Resource,
     ResponseAction,
 )
+from tap_commerce.normalize import parse_datetime
 from tap_commerce.selector import Selector, SelectorError, compile_selector
 from tap_commerce.template import INCREMENTAL, RESOURCES, SETTINGS, Template, TemplateError
 
@@ -935,11 +936,24 @@ def _incremental(check: _Checker, where: str, value: t.Any) -> IncrementalSpec:
             return str(got)
         return check.string(_join(where, key), got)
 
+    def moment(key: str) -> str | None:
+        text = optional_text(key)
+        if text is not None:
+            try:
+                parse_datetime(text)
+            except ValueError:
+                check.fail(
+                    _join(where, key),
+                    f"is {text!r}: the replication key is a date-time, so this is an RFC 3339 "
+                    "date-time such as 2024-01-01T00:00:00Z",
+                )
+        return text
+
     lag = value.get("lag")
     return IncrementalSpec(
         cursor_path=compiled.top_level_field,
-        initial_value=optional_text("initial_value"),
-        end_value=optional_text("end_value"),
+        initial_value=moment("initial_value"),
+        end_value=moment("end_value"),
         start_param=optional_text("start_param"),
         end_param=optional_text("end_param"),
         value_format=optional_text("x-format"),

@@ -55,10 +55,6 @@ class RequestBuilder:
         )
         constant = resource.path.constant
         self._url = None if constant is None else join_url(base_url, constant)
-        self._params_use_window = any(
-            isinstance(v, Template) and any(f.context == INCREMENTAL for f in v.fields)
-            for v in resource.params.values()
-        )
 
     def build(
         self,

@@ -295,7 +295,7 @@ def resolve(
     base_url = _url(config, "base_url", bound.base_url.render({}), api)
     token_url = config.get("token_url")
     if token_url not in (None, "") and any(
-        a.type == "oauth2_client_credentials" for a in _auths(bound)
+        a.type == "oauth2_client_credentials" for a in bound.auths()
     ):
         token_url = _url(config, "token_url", None, api)
     else:
@@ -389,14 +389,10 @@ def _template_at(definition: Definition, where: str) -> t.Any:
     """The template of ``client.base_url`` or of an auth's ``access_token_url``."""
     if where == "client.base_url":
         return definition.base_url
-    for auth in _auths(definition):
+    for auth in definition.auths():
         if where == f"{auth.where}.access_token_url":
             return auth.values.get("access_token_url")
     return None
-
-
-def _auths(definition: Definition) -> list[t.Any]:
-    return [a for a in (definition.auth, *(r.auth for r in definition.resources)) if a]
 
 
 def _boolean(config: Mapping[str, t.Any], name: str) -> bool:

@@ -407,8 +407,8 @@ class TapCommerce(Tap):
         """Run singer-sdk's connection test; whether it passed, and the line that says so."""
         token_urls = [
             self.settings.token_url or auth.value("access_token_url")
-            for auth in (self.run.definition.auth, *(r.auth for r in self.run.definition.resources))
-            if auth is not None and auth.type == "oauth2_client_credentials"
+            for auth in self.run.definition.auths()
+            if auth.type == "oauth2_client_credentials"
         ]
         probe = _Probe(self.transport, skip=token_urls[0] if token_urls else None)
         try:

@@ -64,7 +64,7 @@ def compute(
     """
     end = settings.end_date
     if end is None and incremental is not None and incremental.end_value is not None:
-        end = _parse_definition_value(incremental.end_value)
+        end = parse_datetime(incremental.end_value)
     upper = floor_millis(end or started_at)
     bookmark = state.get("replication_key_value")
     lookback = settings.lookback_window
@@ -107,7 +107,7 @@ def filter_bounds(
     lower = window.lower
     if lower is None:
         if incremental.initial_value is not None:
-            lower = _parse_definition_value(incremental.initial_value)
+            lower = parse_datetime(incremental.initial_value)
         elif settings.end_date is not None or incremental.end_value is not None:
             lower = EPOCH
         else:
@@ -139,7 +139,3 @@ def parse_bookmark(value: t.Any, stream: str) -> datetime:
     except ValueError:
         msg = f"stream '{stream}': the state's bookmark {value!r} is not a date-time; fix or drop the state"
         raise BadResponseError(msg) from None
-
-
-def _parse_definition_value(value: str) -> datetime:
-    return parse_datetime(value)

@@ -416,3 +416,129 @@ def test_a_yaml_file_and_the_same_object_load_alike(tmp_path):
 def test_a_base_url_that_is_no_http_url_is_the_definitions_fault():
     with pytest.raises(loader.DefinitionError, match=r"client\.base_url: is 'ftp://x'"):
         load({"client": {"base_url": "ftp://x"}, "resources": ["a"]})
+
+
+# -- the incremental keys a built-in does not use ---------------------------------------
+
+
+def test_an_initial_value_that_is_no_date_time_is_the_definitions_fault():
+    incremental = {"cursor_path": "updated", "initial_value": "last week"}
+    config = {
+        "client": {"base_url": "https://x.example/"},
+        "resources": [{"name": "a", "endpoint": {"path": "a", "incremental": incremental}}],
+    }
+    with pytest.raises(
+        loader.DefinitionError,
+        match=r"resources\[0\]\.endpoint\.incremental\.initial_value: is 'last week'",
+    ):
+        load(config)
+
+
+def records_api(server, path, records):
+    server.expect_request(path).respond_with_handler(
+        lambda request: Response(dumps({"items": records}), content_type="application/json")
+    )
+
+
+def incremental_resource(**incremental):
+    return {
+        "name": "events",
+        "x-schema": "infer",
+        "endpoint": {
+            "path": "events",
+            "data_selector": "items",
+            "paginator": "single_page",
+            "incremental": {"cursor_path": "updated", **incremental},
+        },
+    }
+
+
+EVENTS = [
+    {"id": 1, "updated": "2024-01-01T00:00:00Z"},
+    {"id": 2, "updated": None},
+    {"id": 3, "updated": "2024-03-01T00:00:00Z"},
+]
+
+
+@pytest.mark.parametrize(("action", "kept"), [("include", [1, 2, 3]), ("exclude", [1, 3])])
+def test_a_record_without_a_cursor_value_is_kept_or_left_out_as_the_definition_says(
+    server, base_url, action, kept
+):
+    records_api(server, "/events", EVENTS)
+    resource = incremental_resource(on_cursor_value_missing=action)
+    out = run(user_api(base_url, [resource]))
+    assert [r["id"] for r in out.records["events"]] == kept
+
+
+def test_a_record_without_a_cursor_value_stops_the_stream_by_dlts_default(server, base_url):
+    records_api(server, "/events", EVENTS)
+    with pytest.raises(
+        Exception,
+        match=r"stream 'events': record id=2 has no value for its replication key 'updated'",
+    ):
+        run(user_api(base_url, [incremental_resource()]))
+
+
+def test_lag_is_the_look_back_and_end_value_the_end_when_the_settings_say_none(server, base_url):
+    records = [{"id": n, "updated": f"2024-0{n}-01T00:00:00Z"} for n in range(1, 6)]
+    records_api(server, "/events", records)
+    resource = incremental_resource(lag=86400 * 40, end_value="2024-04-15T00:00:00Z")
+    state = {
+        "bookmarks": {
+            "events": {
+                "replication_key": "updated",
+                "replication_key_value": "2024-03-01T00:00:00+00:00",
+            }
+        }
+    }
+    out = run(user_api(base_url, [resource]), state=state)
+    assert [r["id"] for r in out.records["events"]] == [2, 3, 4]  # Feb 1 is within 40 days
+    out = run({**user_api(base_url, [resource]), "lookback_window": 0}, state=state)
+    assert [r["id"] for r in out.records["events"]] == [3, 4]  # the setting wins
+
+
+def test_an_open_range_start_leaves_out_the_bookmarks_own_record(server, base_url):
+    records = [{"id": n, "updated": f"2024-0{n}-01T00:00:00Z"} for n in range(1, 4)]
+    records_api(server, "/events", records)
+    state = {
+        "bookmarks": {
+            "events": {
+                "replication_key": "updated",
+                "replication_key_value": "2024-02-01T00:00:00+00:00",
+            }
+        }
+    }
+    closed = run(user_api(base_url, [incremental_resource()]), state=state)
+    opened = run(user_api(base_url, [incremental_resource(range_start="open")]), state=state)
+    assert [r["id"] for r in closed.records["events"]] == [2, 3]
+    assert [r["id"] for r in opened.records["events"]] == [3]
+
+
+def test_replace_ends_each_complete_read_with_activate_version_without_the_setting(
+    server, base_url
+):
+    records_api(server, "/things", [{"id": 1}, {"id": 2}])
+    resource = {
+        "name": "things",
+        "write_disposition": "replace",
+        "endpoint": {"path": "things", "data_selector": "items"},
+    }
+    out = run(user_api(base_url, [resource]))
+    kinds = [m["type"] for m in out.messages if m.get("stream") == "things" or m["type"] == "STATE"]
+    assert kinds[-2:] == ["ACTIVATE_VERSION", "STATE"]
+    assert {m["version"] for m in out.messages if m["type"] == "RECORD"} == {
+        m["version"] for m in out.messages if m["type"] == "ACTIVATE_VERSION"
+    }
+
+
+def test_an_end_date_alone_sends_the_filter_from_the_epoch():
+    """With no bookmark and no start date, an end date still bounds the server's filter:
+    its lower bound is then the epoch (storefront sends both bounds or neither)."""
+    from tap_commerce.sandbox import Sandbox  # noqa: PLC0415
+
+    with Sandbox(seed=9, scale=0.05, anchor="2026-01-01") as sandbox:
+        out = run({**sandbox.config("storefront"), "end_date": "2025-06-01T00:00:00Z"})
+        orders = [r for r in sandbox.requests.snapshot() if r.path.endswith("/commerce/orders")]
+    assert orders[0].query["modifiedAfter"] == "1970-01-01T00:00:00.000Z"
+    assert orders[0].query["modifiedBefore"] == "2025-06-01T00:00:00.000Z"
+    assert all(r["modifiedOn"] <= "2025-06-01T00:00:00+00:00" for r in out.records["orders"])
