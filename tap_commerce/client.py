@@ -95,7 +95,9 @@ class CommerceStream(ParentSide):
         self.replication_key = resource.replication_key
         self.selected_by_default = resource.selected
         self.inferred_schema = inferred
-        self._keys = resource.primary_key
+        self._keys = resource.key_columns
+        self._nested_keys = resource.nested_keys
+        self._key_names = dict(zip(resource.key_columns, resource.primary_key, strict=True))
         self._datetime_tree = datetime_paths(self.schema)
         self._fields = frozenset(self.schema["properties"])
         self._reported: set[str] = set()
@@ -318,6 +320,13 @@ class CommerceStream(ParentSide):
                 f"'{selector.source}' (got {shape})"
             )
             raise BadResponseError(msg)
+        for column, path in self._nested_keys:
+            for record in records:
+                value: t.Any = record
+                for name in path:
+                    value = value.get(name) if isinstance(value, dict) else None
+                if value is not None:
+                    record[column] = value
         return records
 
     @override
@@ -346,6 +355,7 @@ class CommerceStream(ParentSide):
         """A record without its key cannot be merged or told apart: stop, naming it."""
         where = self.run.transport.where(response.request)
         shown = {k: record[k] for k in list(record)[:4]}
+        key = self._key_names.get(key, key)
         msg = f"stream '{self.name}': {where} returned a record without its key '{key}': {shown!r}"
         raise BadResponseError(msg)
 

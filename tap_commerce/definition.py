@@ -22,6 +22,8 @@ if t.TYPE_CHECKING:
 
 BUILTINS = ("storefront", "payments", "shop", "digital", "orders")
 EXT = "x-"
+#: joins the path of a key field inside an object into its column name, as dlt does
+KEY_SEPARATOR = "__"
 
 #: every extension key, where it may appear, and what it says
 EXTENSIONS: dict[str, tuple[str, str]] = {
@@ -240,9 +242,26 @@ class Resource:
         )
 
     @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The primary key as record fields: a field inside an object (``variant.id``)
+        is the top-level field ``variant__id`` the tap adds to each record (dlt's name for
+        the nested column), the object staying as it came.
+        """
+        return tuple(KEY_SEPARATOR.join(key.split(".")) for key in self.primary_key)
+
+    @property
+    def nested_keys(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``(column, path)`` of every key field inside an object."""
+        return tuple(
+            (KEY_SEPARATOR.join(parts), tuple(parts))
+            for parts in (key.split(".") for key in self.primary_key)
+            if len(parts) > 1
+        )
+
+    @property
     def key_properties(self) -> list[str]:
         """Singer key properties: the primary key, unless records are only appended."""
-        return [] if self.write_disposition == "append" else list(self.primary_key)
+        return [] if self.write_disposition == "append" else list(self.key_columns)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,9 +3,9 @@
 `sample` reads the first ``schema_sample_size`` records the way a sync would (the same
 requests, pacing and retries; a child's from the first parents' lists); `schema` types
 every field from its values: every field nullable but the key; integers, exact numbers,
-booleans, strings, date-times (strings that all read as ISO 8601 date-times, normalised
-like every date-time), nested objects with their fields, and arrays with their items. A
-field that was only ever null is left out: `unknown_fields` (``keep`` for inferred
+booleans, strings, date-times (strings that all read as ISO 8601 or RFC 2822 date-times,
+any ``""`` among them read as unset; normalised like every date-time), nested objects
+with their fields, and arrays with their items. A field that was only ever null is left out: `unknown_fields` (``keep`` for inferred
 schemas) types it with its first value, so no field first seen after the sample is lost.
 dlt ``columns`` hints replace what inference found for the fields they name.
 """
@@ -19,7 +19,7 @@ import typing as t
 from decimal import Decimal
 
 from tap_commerce.children import ChildStream
-from tap_commerce.normalize import normalize_datetime
+from tap_commerce.normalize import RFC2822, normalize_datetime
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -66,6 +66,7 @@ class _Field:
 
     types: set[str] = dataclasses.field(default_factory=set)
     all_datetimes: bool = True
+    datetimes: int = 0
     fields: dict[str, _Field] | None = None
     items: _Field | None = None
 
@@ -80,8 +81,11 @@ class _Field:
             self.types.add("number")
         elif isinstance(value, str):
             self.types.add("string")
-            if self.all_datetimes and not _is_datetime(value):
-                self.all_datetimes = False
+            if value and self.all_datetimes:  # "" reads as an unset date-time among them
+                if _is_datetime(value):
+                    self.datetimes += 1
+                else:
+                    self.all_datetimes = False
         elif isinstance(value, dict):
             self.types.add("object")
             fields = self.fields if self.fields is not None else {}
@@ -103,7 +107,7 @@ class _Field:
         if {"integer", "number"} <= types:
             types.discard("integer")
         prop: dict[str, t.Any] = {"type": [k for k in _ORDER if k in types]}
-        if types == {"string"} and self.all_datetimes:
+        if types == {"string"} and self.all_datetimes and self.datetimes:
             prop["format"] = "date-time"
         if "object" in types and self.fields:
             properties = _properties(self.fields)
@@ -119,7 +123,8 @@ class _Field:
 
 
 def _is_datetime(value: str) -> bool:
-    if not _DATETIME.fullmatch(value.strip()):
+    text = value.strip()
+    if not _DATETIME.fullmatch(text) and not RFC2822.fullmatch(text):
         return False
     try:
         normalize_datetime(value)
@@ -144,11 +149,11 @@ def schema(records: list[Record], resource: Resource) -> dict[str, t.Any]:
     top = _Field()
     for record in records:
         top.add(record)
-    properties = _properties(top.fields or {}, resource.primary_key)
-    for key in resource.primary_key:
+    properties = _properties(top.fields or {}, resource.key_columns)
+    for key in resource.key_columns:
         properties.setdefault(key, {"type": ["string", "integer"]})
     properties.update(copy.deepcopy(resource.columns))
-    for key in resource.primary_key:  # a key is never null, a columns hint or not
+    for key in resource.key_columns:  # a key is never null, a columns hint or not
         types = properties[key]["type"]
         properties[key]["type"] = [kind for kind in types if kind != "null"]
     return {"type": "object", "properties": properties}

@@ -19,6 +19,8 @@ import enum
 import re
 import typing as t
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
 
 UTC = timezone.utc
 
@@ -32,19 +34,38 @@ _ISO = re.compile(
 )
 
 
+#: the number types read as UNIX seconds (``bool`` is not one of them)
+_SECONDS = (int, float, Decimal)
+#: RFC 2822 (RFC 5322 §3.3), as mail and many APIs write date-times:
+#: ``Mon, 23 Nov 2015 18:42:29 +0000`` (the day name and the seconds are optional).
+RFC2822 = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s*)?\d{1,2}\s+"
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{4}\s+"
+    r"\d{2}:\d{2}(?::\d{2})?\s+(?:[+-]\d{4}|UT|UTC|GMT|[ECMP][SD]T|Z)"
+)
+
+
 def parse_datetime(value: object) -> datetime:
-    """Parse an ISO 8601 / RFC 3339 date or date-time; naive values are UTC.
+    """Parse an ISO 8601 / RFC 3339 date or date-time (naive values are UTC), an RFC 2822
+    date-time, or a number of UNIX seconds.
 
     Raises:
-        ValueError: if the value is not a date-time (a string that is not one, or no string).
+        ValueError: if the value is none of these.
     """
+    if value.__class__ in _SECONDS:
+        try:
+            return datetime.fromtimestamp(float(t.cast("float", value)), UTC)
+        except (OverflowError, OSError, ValueError):
+            msg = f"UNIX time out of range: {value!r}"
+            raise ValueError(msg) from None
     if not isinstance(value, str):
-        msg = f"not a date-time string: {value!r}"
+        msg = f"not a date-time: {value!r}"
         raise ValueError(msg)  # noqa: TRY004 - callers catch ValueError only: it is no date-time
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        parsed = _parse_slow(value)
+        slow = _parse_rfc2822 if RFC2822.fullmatch(value.strip()) else _parse_slow
+        parsed = slow(value)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     try:
@@ -52,6 +73,16 @@ def parse_datetime(value: object) -> datetime:
     except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         msg = f"date-time out of range in UTC: {value!r}"
         raise ValueError(msg) from None
+
+
+def _parse_rfc2822(value: str) -> datetime:
+    """An RFC 2822 date-time (``-0000``, "no zone information", is read as UTC)."""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        msg = f"not an RFC 2822 date-time: {value!r}"
+        raise ValueError(msg) from None
+    return parsed
 
 
 def _parse_slow(value: str) -> datetime:
@@ -102,7 +133,7 @@ if t.TYPE_CHECKING:
     #: (hours to add for UTC, the UTC day before, the day, the day after)
     _Day: t.TypeAlias = tuple[int, str | None, str, str | None]
 
-_memo: dict[str, str] = {}
+_memo: dict[str | float | Decimal, str] = {}
 _MEMO_SIZE = 4096
 _HOURS = {f"{h:02d}": h for h in range(24)}
 _HH = [f"{h:02d}" for h in range(24)]
@@ -113,7 +144,7 @@ _days: dict[str, _Day | None] = {}
 _ONE_DAY = timedelta(days=1)
 
 
-def normalize_datetime(value: str) -> str:
+def normalize_datetime(value: str | float | Decimal) -> str:
     """Return the canonical spelling of a date-time string (ValueError if it is none).
 
     Memoised: a record often repeats one instant (created = updated = paid).
@@ -127,7 +158,7 @@ def normalize_datetime(value: str) -> str:
     return result
 
 
-def _canonical(value: str) -> str:
+def _canonical(value: t.Any) -> str:
     """An offset of whole hours moves only the hour, and the day when it crosses
     midnight: minutes, seconds and fraction are copied once checked, and what a day and
     an offset give (`_day`) is worked out once.
@@ -177,7 +208,7 @@ def _canonical(value: str) -> str:
     return f"{text}T{_HH[hour]}{body[13:19]}+00:00"
 
 
-def _general(value: str) -> str:
+def _general(value: object) -> str:
     """Every form `parse_datetime` reads, or its ValueError saying why not."""
     return format_datetime(parse_datetime(value))
 
@@ -272,7 +303,9 @@ def normalize_datetimes(value: object, tree: DateTimePaths, bad: list[str], path
         sub = tree["*"]
         for index, item in enumerate(value):
             if sub is None:
-                if isinstance(item, str):
+                if item == "":
+                    value[index] = None
+                elif item.__class__ is str or item.__class__ in _SECONDS:
                     try:
                         value[index] = normalize_datetime(item)
                     except ValueError:
@@ -290,7 +323,16 @@ def normalize_datetimes(value: object, tree: DateTimePaths, bad: list[str], path
         if sub is not None:
             normalize_datetimes(item, sub, bad, f"{path}.{name}" if path else name)
             continue
-        result = memo.get(item) if item.__class__ is str else None
+        if item.__class__ is str:
+            result = memo.get(item)
+            if result is None and not item:  # "": an unset date-time, as some APIs write it
+                value[name] = None
+                continue
+        elif item.__class__ in _SECONDS:  # UNIX seconds
+            result = None
+        else:  # a boolean, an object…: no date-time
+            bad.append(f"{path}.{name}" if path else name)
+            continue
         if result is None:
             try:
                 result = normalize_datetime(item)

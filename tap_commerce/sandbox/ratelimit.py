@@ -194,6 +194,7 @@ DEFAULT_LIMITS: dict[str, tuple[type[Limiter], dict[str, Any]]] = {
     "shop": (LeakyBucket, {"capacity": 40, "leak_per_second": 2, "retry_after": 1}),
     "digital": (TokenBucket, {"burst": 5, "per_second": 1, "retry_after": 1}),
     "orders": (SlidingWindow, {"limit": 100, "window": 10, "style": "seconds"}),
+    "variants": (SlidingWindow, {"limit": 100, "window": 10, "style": "seconds"}),
 }
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .admin import Admin
-from .apis import Api, DigitalApi, OrdersApi, PaymentsApi, ShopApi, StorefrontApi
+from .apis import Api, DigitalApi, OrdersApi, PaymentsApi, ShopApi, StorefrontApi, VariantApi
 from .data import APIS, ChildTable, Dataset, Table
 from .drift import DEFAULT_EXTRA_FIELDS, DEFAULT_FOREIGN_ORIGIN, Drift, ExtraFields, ForeignNextUrl
 from .faults import SLOW_SECONDS, FaultInjector, FaultPlan, Target
@@ -122,12 +122,14 @@ class Sandbox:
         self.dataset = Dataset(seed, scale, anchor_ms, sizes, clock or time.time)
         self._limiters = build_limiters(rate_limits, time_scale)
         self.orders_api = OrdersApi(self.dataset, self.credentials["orders"], token_ttl=token_ttl)
+        self.variants = VariantApi(self.dataset, token_ttl=token_ttl)
         apis: list[Api] = [
             StorefrontApi(self.dataset, self.credentials["storefront"]),
             PaymentsApi(self.dataset, self.credentials["payments"], include_total=payments_total),
             ShopApi(self.dataset, self.credentials["shop"], envelope=shop_envelope),
             DigitalApi(self.dataset, self.credentials["digital"], envelope=digital_envelope),
             self.orders_api,
+            self.variants,
         ]
         self._drift = Drift()
         for emulated in apis:
@@ -219,6 +221,29 @@ class Sandbox:
         limited = api in self._limiters
         pacing = CONTRACT_PACING[api] / self.time_scale if limited else 0
         return tap_config(api, self.url, self.credentials[api], pacing)
+
+    def variant_config(self, service: str) -> dict[str, Any]:
+        """Settings for a definition of a variant service (see :mod:`.apis.variants`): its
+        ``base_url`` (``…/variants/<service>/``), its credentials by the settings' usual
+        names (``api_key``; ``username``/``password``; ``client_id``/``client_secret``,
+        ``refresh_token`` and ``token_url``), and no pacing unless it is rate limited.
+        """
+        if service not in self.variants.services:
+            msg = f"unknown variant service {service!r}; one of {', '.join(self.variants.services)}"
+            raise ValueError(msg)
+        base = f"{self.url}/variants/{service}/"
+        config: dict[str, Any] = {"base_url": base, **self.variants.services[service].credentials()}
+        if "client_id" in config:
+            config["token_url"] = base + "oauth/token"
+        limited = "variants" in self._limiters
+        config["requests_per_second"] = 8 / self.time_scale if limited else 0
+        return config
+
+    def variant_records(self, service: str, endpoint: str) -> list[dict[str, Any]]:
+        """Every record a variant endpoint lists now, exactly as it serves them (decimals
+        as ``Decimal``; a wrapped record without its wrapper).
+        """
+        return self.variants.records(service, endpoint)
 
     def configs(self) -> dict[str, dict[str, Any]]:
         """`config` of every API."""
@@ -416,10 +441,12 @@ class Sandbox:
     @token_ttl.setter
     def token_ttl(self, seconds: float) -> None:
         self.orders_api.tokens.ttl = seconds
+        self.variants.tokens.ttl = seconds
 
     def expire_tokens(self) -> None:
-        """Expire every orders access token issued so far."""
+        """Expire every access token issued so far (orders and the variants)."""
         self.orders_api.tokens.expire_all()
+        self.variants.tokens.expire_all()
 
     # Contract-drift drills (see :mod:`.drift`) ---------------------------------------------
 

@@ -8,5 +8,14 @@ from .orders import OrdersApi
 from .payments import PaymentsApi
 from .shop import ShopApi
 from .storefront import StorefrontApi
+from .variants import VariantApi
 
-__all__ = ["Api", "DigitalApi", "OrdersApi", "PaymentsApi", "ShopApi", "StorefrontApi"]
+__all__ = [
+    "Api",
+    "DigitalApi",
+    "OrdersApi",
+    "PaymentsApi",
+    "ShopApi",
+    "StorefrontApi",
+    "VariantApi",
+]

@@ -54,9 +54,9 @@ class TokenStore:
         self._lock = threading.Lock()
         self.issued = 0
 
-    def issue(self) -> str:
+    def issue(self, prefix: str = "sandbox-orders") -> str:
         """A new token, valid from now."""
-        token = f"sandbox-orders-{secrets.token_urlsafe(24)}"
+        token = f"{prefix}-{secrets.token_urlsafe(24)}"
         now = self._clock()
         with self._lock:
             self._expiry = {t: e for t, e in self._expiry.items() if e > now}  # forget stale ones
