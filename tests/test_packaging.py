@@ -9,9 +9,11 @@ import venv
 import zipfile
 from pathlib import Path
 
+from tap_commerce.sandbox import Sandbox
 from tests.harness import REPO
 
 SCHEMA_COUNT = 27
+APIS = ("digital", "orders", "payments", "shop", "storefront")
 
 
 def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Path) -> None:
@@ -25,11 +27,15 @@ def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Pa
     schemas = [n for n in names if n.startswith("tap_commerce/schemas/") and n.endswith(".json")]
     assert len(schemas) == SCHEMA_COUNT
     definitions = sorted(n for n in names if n.startswith("tap_commerce/definitions/"))
-    assert definitions == [
-        f"tap_commerce/definitions/{api}.yml"
-        for api in ("digital", "orders", "payments", "shop", "storefront")
-    ]
-    assert not any(n.startswith("tests/") for n in names)
+    assert definitions == [f"tap_commerce/definitions/{api}.yml" for api in APIS]
+    # the example definitions (examples/definitions/), as they are in the source tree
+    examples = sorted(n for n in names if n.startswith("tap_commerce/examples/"))
+    assert examples == [f"tap_commerce/examples/definitions/{api}.yml" for api in APIS]
+    with zipfile.ZipFile(wheel) as archive:
+        for api in APIS:
+            shipped = archive.read(f"tap_commerce/examples/definitions/{api}.yml")
+            assert shipped == (REPO / "examples" / "definitions" / f"{api}.yml").read_bytes()
+    assert not any(n.startswith(("tests/", "examples/")) for n in names)
 
     env = tmp_path / "venv"
     venv.create(env, with_pip=True)
@@ -53,3 +59,33 @@ def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Pa
     assert len(catalog["streams"]) == 14
     reviews = next(s for s in catalog["streams"] if s["tap_stream_id"] == "products_reviews")
     assert reviews["schema"]["properties"]["created_at_utc"]["format"] == "date-time"
+
+    # an installed example definition, by its path in the installed package, reads an API
+    # (here the sandbox's payments; its schemas are inferred from the first records)
+    package = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import tap_commerce, pathlib; print(pathlib.Path(tap_commerce.__file__).parent)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        check=True,
+    ).stdout.strip()
+    example = Path(package) / "examples" / "definitions" / "payments.yml"
+    assert example.is_file()
+    with Sandbox(scale=0.01) as sandbox:
+        settings = {k: v for k, v in sandbox.config("payments").items() if k != "api"}
+        config.write_text(json.dumps({**settings, "definition": str(example)}))
+        proc = subprocess.run(
+            [str(env / "bin" / "tap-commerce"), "--config", str(config), "--discover"],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr
+    streams = {s["tap_stream_id"]: s for s in json.loads(proc.stdout)["streams"]}
+    assert set(streams) == {"order_payments", "products"}
+    assert "amount" in streams["order_payments"]["schema"]["properties"]
