@@ -4,13 +4,19 @@ reference documents every extension key."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tap_commerce.loader import EXTENSIONS, load
 from tap_commerce.sandbox import Sandbox
-from tests.harness import REPO, run_cli
+from tests.harness import REPO, parse_lines, run_cli
 
 
 def blocks(text: str, after: str, language: str) -> list[str]:
@@ -76,3 +82,66 @@ def test_the_reference_documents_every_extension_key():
     docs = (REPO / "docs" / "definitions.md").read_text(encoding="utf-8")
     for key in EXTENSIONS:
         assert f"`{key}`" in docs, key
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_readme_adaptation_works_as_pasted(tmp_path):
+    """The worked adaptation, pasted as written (only the sandbox's port changed): the
+    sandbox command, the definition, the commands, and the schema it says --discover
+    infers, which must be the one printed.
+    """
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = "### Adapting a built-in to the service you have"
+    definition = blocks(readme, section, "yaml")[0]
+    commands = blocks(readme, section, "sh")[0].strip().splitlines()
+    shown = json.loads(blocks(readme, section, "json")[0])
+    port = str(_free_port())
+    (tmp_path / "my-shop-like.yml").write_text(definition.replace("8765", port))
+    serve, *rest = commands
+    assert serve == "tap-commerce-sandbox serve --port 8765 &"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    server = subprocess.Popen(
+        serve.removesuffix("&").replace("8765", port).split(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip().endswith(port)
+        script = "set -euo pipefail\n" + "\n".join(rest) + "\n"
+        done = subprocess.run(
+            [shutil.which("bash") or "/bin/bash", "-c", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == shown
+    catalog = {
+        s["tap_stream_id"]: s
+        for s in json.loads((tmp_path / "catalog.json").read_text())["streams"]
+    }
+    assert catalog["products"]["key_properties"] == ["id"]
+    assert catalog["products"]["replication_key"] == "updatedAtUtc"
+    records = parse_lines((tmp_path / "shop-like.singer").read_text())
+    products = [m["record"] for m in records if m["type"] == "RECORD" and m["stream"] == "products"]
+    assert products, "the sync emitted no products"
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", p["updatedAtUtc"]) for p in products
+    )
+    assert all(p["updatedAtUtc"] >= "2025-01-01T00:00:00+00:00" for p in products)
