@@ -459,3 +459,53 @@ def test_date_times_in_inferred_date_time_fields_leave_as_utc(sandbox, config) -
             assert datetime.fromisoformat(record[field]) == datetime.fromisoformat(original)
             checked += 1
     assert checked > 100
+
+
+def test_rfc_2822_date_times_are_date_times() -> None:
+    props = inferred(
+        [
+            {"id": 1, "at": "Mon, 23 Nov 2015 18:42:29 +0000"},
+            {"id": 2, "at": "1 Dec 2026 00:00 GMT"},
+        ]
+    )
+    assert props["at"] == NULLABLE_DATETIME
+
+
+def test_empty_strings_among_date_times_read_as_unset_date_times() -> None:
+    props = inferred(
+        [{"id": 1, "at": ""}, {"id": 2, "at": "2024-01-01T00:00:00Z"}, {"id": 3, "at": ""}]
+    )
+    assert props["at"] == NULLABLE_DATETIME
+
+
+def test_a_field_of_empty_strings_only_is_a_string() -> None:
+    props = inferred([{"id": 1, "note": ""}, {"id": 2, "note": ""}])
+    assert props["note"] == {"type": ["string", "null"]}
+
+
+def test_zero_one_flags_and_padded_ids_keep_their_types() -> None:
+    records = [
+        {"id": "0000123456", "ok": 1, "price": "£15.00"},
+        {"id": "0000123457", "ok": 0, "price": "£2"},
+    ]
+    props = inferred(records)
+    assert props["id"] == {"type": ["string"]}
+    assert props["ok"] == {"type": ["integer", "null"]}
+    assert props["price"] == {"type": ["string", "null"]}
+
+
+def test_unix_seconds_are_date_times_where_a_columns_hint_says_timestamp() -> None:
+    props = inferred([{"id": 1, "at": 1448304149}], columns={"at": {"data_type": "timestamp"}})
+    assert props["at"]["format"] == "date-time"
+    assert inferred([{"id": 1, "at": 1448304149}])["at"] == {"type": ["integer", "null"]}
+
+
+def test_a_key_inside_an_object_is_a_top_level_column_named_as_dlt_names_it() -> None:
+    thing = resource(primary_key="variant.id", write_disposition="merge")
+    assert thing.key_properties == ["variant__id"]
+    assert thing.nested_keys == (("variant__id", ("variant", "id")),)
+    props = schema([{"variant": {"id": "v1"}, "variant__id": "v1"}], thing)["properties"]
+    assert props["variant__id"] == {"type": ["string"]}
+    composite = resource(primary_key=["product_id", "name"], write_disposition="merge")
+    assert composite.key_properties == ["product_id", "name"]
+    assert composite.nested_keys == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -148,3 +149,63 @@ def test_the_fast_spelling_agrees_with_the_general_path_on_many_shapes() -> None
         assert normalize.normalize_datetime(value) == expected, value
         seen += 1
     assert seen > 2000  # plenty of valid ones among them
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("Mon, 23 Nov 2015 18:42:29 +0000", "2015-11-23T18:42:29+00:00"),
+        ("Mon, 23 Nov 2015 13:42:29 -0500", "2015-11-23T18:42:29+00:00"),
+        ("23 Nov 2015 18:42 GMT", "2015-11-23T18:42:00+00:00"),
+        ("Tue, 1 Dec 2026 00:00:00 +0130", "2026-11-30T22:30:00+00:00"),
+        (1448304149, "2015-11-23T18:42:29+00:00"),
+        (1448304149.25, "2015-11-23T18:42:29.25+00:00"),
+        (Decimal("1448304149.5"), "2015-11-23T18:42:29.5+00:00"),
+        (0, "1970-01-01T00:00:00+00:00"),
+        ("2024-03-01T17:30:00.123456+05:30", "2024-03-01T12:00:00.123456+00:00"),
+        ("2024-03-01T12:00:00.1Z", "2024-03-01T12:00:00.1+00:00"),
+    ],
+)
+def test_rfc_2822_unix_seconds_and_any_fraction_or_offset_become_utc_rfc3339(
+    raw: object, canonical: str
+) -> None:
+    assert normalize_datetime(raw) == canonical  # type: ignore[arg-type]  # numbers too
+
+
+@pytest.mark.parametrize(
+    "raw", [True, False, "Mon, 32 Nov 2015 18:42:29 +0000", "1448304149", None]
+)
+def test_booleans_bad_rfc_2822_and_numeric_strings_are_no_date_times(raw: object) -> None:
+    with pytest.raises(ValueError):
+        parse_datetime(raw)
+
+
+def test_an_empty_string_in_a_date_time_field_leaves_as_null_and_other_values_stay() -> None:
+    tree = datetime_paths(
+        {
+            "properties": {
+                "paid_at": {"format": "date-time"},
+                "seen": {"format": "date-time"},
+                "flag": {"format": "date-time"},
+                "times": {"items": {"format": "date-time"}},
+                "id": {"type": "string"},
+            }
+        }
+    )
+    record = {
+        "paid_at": "",
+        "seen": 1448304149,
+        "flag": True,
+        "times": ["", 0, "Mon, 23 Nov 2015 18:42:29 +0000"],
+        "id": "",
+    }
+    bad: list[str] = []
+    normalize_datetimes(record, tree, bad)
+    assert record == {
+        "paid_at": None,
+        "seen": "2015-11-23T18:42:29+00:00",
+        "flag": True,  # no date-time: kept as it came, and reported
+        "times": [None, "1970-01-01T00:00:00+00:00", "2015-11-23T18:42:29+00:00"],
+        "id": "",  # not a date-time field: exactly as it came
+    }
+    assert bad == ["flag"]
