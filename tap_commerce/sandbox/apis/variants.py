@@ -264,6 +264,7 @@ _PAYMENTS_LIKE = (
         Paging("page", size_param="size", first_page=0, total_path="pagination.total"),
         records_at="products",
         shape=Shape(flags=True, drop=("id",)),
+        filter=Filter("updated_at", "updated_at", style="template", template="gt:{start}"),
     ),
 )
 _SHOP_LIKE = (
@@ -395,7 +396,10 @@ def _respell(text: str, style: str, position: int) -> Any:
 
 
 def reshape(record: dict[str, Any], shape: Shape, position: int) -> dict[str, Any]:
-    """One source record (a fresh copy, changed in place) as the endpoint serves it."""
+    """One source record (a fresh copy, changed in place) as the endpoint serves it;
+    ``position`` (its index in the table) picks the alternatives of ``mixed`` date-times
+    and ``null_arrays``.
+    """
     for name in shape.dates:
         if name in record:
             value = record[name]
@@ -603,20 +607,22 @@ class VariantApi(Api):
                 kept.append(index)
         return kept
 
-    def shaped(self, endpoint: Endpoint, indices: Sequence[int], first: int) -> list[Any]:
-        """The records at ``indices`` (the first at list position ``first``) as served."""
+    def shaped(self, endpoint: Endpoint, indices: Sequence[int]) -> list[Any]:
+        """The records at ``indices`` as served (each shaped by its index in the table, so
+        a record reads the same whatever the filter or page that lists it).
+        """
         table = self.source_table(endpoint)
         fresh: list[dict[str, Any]] = loads("[" + ",".join(table.fragments(indices)) + "]")
         out: list[Any] = []
-        for offset, record in enumerate(fresh):
-            shaped = reshape(record, endpoint.shape, first + offset)
+        for index, record in zip(indices, fresh, strict=True):
+            shaped = reshape(record, endpoint.shape, index)
             out.append({endpoint.wrap: shaped} if endpoint.wrap else shaped)
         return out
 
     def records(self, service: str, endpoint: str) -> list[dict[str, Any]]:
         """Every record an endpoint lists now, exactly as served (unwrapped)."""
         spec = self.services[service].endpoint(endpoint)
-        served = self.shaped(spec, self.selected(spec, None), 0)
+        served = self.shaped(spec, self.selected(spec, None))
         return [r[spec.wrap] for r in served] if spec.wrap else served
 
     def page(self, service: Service, endpoint: Endpoint, request: Request) -> Response:
@@ -636,7 +642,7 @@ class VariantApi(Api):
         listed = self.selected(endpoint, request)
         if start >= len(listed) and start > 0 and paging.past_end == "404":
             raise ApiError(404, f"no page at {start}: the list has {len(listed)} records")
-        records = self.shaped(endpoint, listed[start : start + size], start)
+        records = self.shaped(endpoint, listed[start : start + size])
         more = start + size < len(listed)
         link = self._link(service, endpoint, request, after) if more else None
         body: Any = records
