@@ -28,7 +28,7 @@ if t.TYPE_CHECKING:
     from tap_commerce.definition import Definition
 
 API_IDS = BUILTINS
-SECRET_SETTINGS = ("api_key", "api_secret", "password", "client_secret")
+SECRET_SETTINGS = ("api_key", "api_secret", "password", "client_secret", "refresh_token")
 CHILD_SYNC_MODES = ("all", "changed")
 UNKNOWN_FIELDS_MODES = ("drop", "keep")
 DEFAULT_MAX_CONCURRENCY = 16
@@ -102,6 +102,14 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "orders: OAuth2 client secret.",
         secret=True,
         title="Client secret",
+    ),
+    _property(
+        "refresh_token",
+        th.StringType,
+        "A definition's OAuth2 refresh token ({settings.refresh_token} in "
+        "access_token_request_data, for the refresh-token grant).",
+        secret=True,
+        title="Refresh token",
     ),
     _property(
         "token_url",
