@@ -47,13 +47,12 @@ def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Pa
     # run from an empty directory, so nothing can be found through the source tree
     work = tmp_path / "elsewhere"
     work.mkdir()
-    proc = subprocess.run(
-        [str(env / "bin" / "tap-commerce"), "--config", str(config), "--discover"],
-        capture_output=True,
-        text=True,
-        cwd=work,
-        check=False,
-    )
+
+    def discover() -> subprocess.CompletedProcess[str]:
+        command = [str(env / "bin" / "tap-commerce"), "--config", str(config), "--discover"]
+        return subprocess.run(command, capture_output=True, text=True, cwd=work, check=False)
+
+    proc = discover()
     assert proc.returncode == 0, proc.stderr
     catalog = json.loads(proc.stdout)
     assert len(catalog["streams"]) == 14
@@ -78,13 +77,7 @@ def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Pa
     with Sandbox(scale=0.01) as sandbox:
         settings = {k: v for k, v in sandbox.config("payments").items() if k != "api"}
         config.write_text(json.dumps({**settings, "definition": str(example)}))
-        proc = subprocess.run(
-            [str(env / "bin" / "tap-commerce"), "--config", str(config), "--discover"],
-            capture_output=True,
-            text=True,
-            cwd=work,
-            check=False,
-        )
+        proc = discover()
     assert proc.returncode == 0, proc.stderr
     streams = {s["tap_stream_id"]: s for s in json.loads(proc.stdout)["streams"]}
     assert set(streams) == {"order_payments", "products"}
