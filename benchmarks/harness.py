@@ -4,6 +4,7 @@ one measured subprocess per tool run, catalogs, and parsing of what the tools re
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -12,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+import typing as t
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,9 @@ PLAIN_TAP = str(BENCH / "baselines" / "plain_sdk_tap.py")
 RSS_LAUNCHER = str(BENCH / "rss_launcher.py")
 DLT_EXTRACT = str(BENCH / "baselines" / "dlt_extract.py")
 TOOLS = ("tap-commerce", "plain singer-sdk tap", "dlt rest_api (extract)")
+#: part (a)'s second tap-commerce leg: payments through a user definition without schema files
+DEFINITION_LEG = "tap-commerce, user definition (schema inferred)"
+DEFINITION = BENCH / "definitions" / "payments_inferred.yml"
 
 
 def tool(name: str) -> str:
@@ -347,13 +353,34 @@ def dlt_records(workdir: Path) -> dict[str, int]:
     return json.loads((workdir / "result.json").read_text(encoding="utf-8"))["records"]
 
 
+def definition_config(config: Path, folder: Path) -> Path:
+    """The sandbox's payments config with `DEFINITION` in place of the built-in: ``api``
+    dropped (beside ``definition`` it would make the file extend the built-in), the rest
+    (``base_url``, ``api_key``, ``requests_per_second``) as the sandbox wrote it."""
+    settings = json.loads(config.read_text(encoding="utf-8"))
+    settings.pop("api", None)
+    settings["definition"] = str(DEFINITION)
+    path = folder / "payments_inferred.json"
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    return path
+
+
 def large_stream_commands(config: Path, folder: Path, stream: str) -> dict[str, list[str]]:
-    """The three tools of part (a), each reading only ``stream`` of payments (`TOOLS`
-    order); dlt writes its extract under ``folder / "dlt"``."""
+    """The tools of part (a), each reading only ``stream`` of payments (`TOOLS` order, the
+    `DEFINITION_LEG` right after the built-in tap-commerce so the two take turns side by
+    side); dlt writes its extract under ``folder / "dlt"``. Each tap's catalog is the one
+    its own ``--discover`` writes: the definition leg's schema is inferred there, from the
+    first records (two requests, made before the measured runs)."""
     tap_catalog = catalog(
         [tool("tap-commerce"), "--config", str(config), "--discover"],
         {stream},
         folder / "tap.catalog.json",
+    )
+    user_config = definition_config(config, folder)
+    user_catalog = catalog(
+        [tool("tap-commerce"), "--config", str(user_config), "--discover"],
+        {stream},
+        folder / "definition.catalog.json",
     )
     plain_catalog = catalog(
         [PY, PLAIN_TAP, "--config", str(config), "--discover"],
@@ -362,6 +389,44 @@ def large_stream_commands(config: Path, folder: Path, stream: str) -> dict[str, 
     )
     return {
         TOOLS[0]: tap_command(config, tap_catalog),
+        DEFINITION_LEG: tap_command(user_config, user_catalog),
         TOOLS[1]: [PY, PLAIN_TAP, "--config", str(config), "--catalog", str(plain_catalog)],
         TOOLS[2]: dlt_command(config, folder / "dlt", [stream]),
     }
+
+
+def datetime_fields(catalog_path: Path, stream: str) -> list[str]:
+    """The top-level properties of ``stream`` a catalog declares as date-times."""
+    doc = json.loads(catalog_path.read_text(encoding="utf-8"))
+    entry = next(s for s in doc["streams"] if s["tap_stream_id"] == stream)
+    properties = entry["schema"].get("properties", {})
+    return sorted(name for name, prop in properties.items() if prop.get("format") == "date-time")
+
+
+def compare_records(first: Path, second: Path) -> tuple[int, str | None]:
+    """Compare the RECORD messages of two taps' outputs, in order, value by value (numbers
+    as exact decimals, ``time_extracted`` aside): how many match before the first
+    difference, and that difference (None: the same records, as many). Streams the files,
+    so the benchmark process does not grow (its size is the floor of later tools' peak
+    RSS)."""
+
+    def records(path: Path) -> t.Iterator[tuple[str, dict]]:
+        with path.open("rb") as lines:
+            for line in lines:
+                if b'"RECORD"' in line[:40]:
+                    message = json.loads(line, parse_float=Decimal)
+                    yield message["stream"], message["record"]
+
+    same = 0
+    for a, b in itertools.zip_longest(records(first), records(second)):
+        if a != b:
+            if a is None or b is None:
+                return same, f"record {same + 1}: only in {(first if b is None else second).name}"
+            shown = sorted(k for k in set(a[1]) | set(b[1]) if a[1].get(k) != b[1].get(k))
+            detail = ", ".join(f"{k}: {a[1].get(k)!r} vs {b[1].get(k)!r}" for k in shown[:3])
+            return (
+                same,
+                f"record {same + 1} ({a[0]} id {a[1].get('id')!r}): {detail or a[0] + ' vs ' + b[0]}",
+            )
+        same += 1
+    return same, None

@@ -1,13 +1,17 @@
 """Where tap-commerce spends its time on the large stream of part (a).
 
     .venv-bench/bin/python benchmarks/profile_tap.py [--records 250000] [--out FILE]
+        [--leg built-in|definition]
 
-1. A per-page timeline from the sandbox's request log, for tap-commerce, the plain
-   singer-sdk tap and dlt: how long the server took per page, and how long each client
-   took between a response and its next request (decoding, per-record work, writing).
+1. A per-page timeline from the sandbox's request log, for each tool of part (a):
+   tap-commerce (the built-in payments and the user definition with an inferred schema),
+   the plain singer-sdk tap and dlt: how long the server took per page, and how long each
+   client took between a response and its next request (decoding, per-record work,
+   writing).
 2. A sampling profile of tap-commerce (py-spy, installed in .venv-bench by `make bench`;
-   cProfile if py-spy is missing): the top functions by own time, and the time inside
-   the main stages of the record path.
+   cProfile if py-spy is missing), of the built-in payments or, with ``--leg definition``,
+   of the user definition: the top functions by own time, and the time inside the main
+   stages of the record path.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import itertools
 
 from harness import (
     BIN,
+    DEFINITION_LEG,
     PY,
     TOOLS,
     SandboxProcess,
@@ -163,7 +168,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=250_000)
     parser.add_argument("--out", help="also write the report here (markdown)")
+    parser.add_argument(
+        "--leg",
+        choices=("built-in", "definition"),
+        default="built-in",
+        help="the tap-commerce leg to profile: the built-in payments (default) or the user "
+        "definition whose schema is inferred (benchmarks/definitions/payments_inferred.yml)",
+    )
     args = parser.parse_args()
+    leg = TOOLS[0] if args.leg == "built-in" else DEFINITION_LEG
     work = work_directory("tap-commerce-profile-")
     out = [f"# tap-commerce on payments `{STREAM}`, {args.records:,} records", ""]
     try:
@@ -197,11 +210,12 @@ def main() -> int:
                 *rows,
             ]
             sandbox.reset()
+            out += ["", f"Profiled: {leg}."]
             if (BIN / "py-spy").exists():
-                stacks, total = py_spy_profile(commands[TOOLS[0]], work)
+                stacks, total = py_spy_profile(commands[leg], work)
                 report_stacks(stacks, total, out)
             else:
-                cprofile_profile(commands[TOOLS[0]], work, out)
+                cprofile_profile(commands[leg], work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = "\n".join(out) + "\n"
