@@ -20,7 +20,7 @@ import pytest
 from tap_commerce.infer import schema
 from tap_commerce.loader import load
 from tap_commerce.sandbox import Sandbox
-from tests.harness import Output, run, run_cli
+from tests.harness import FAST, Output, run, run_cli
 
 FAKE_PAYMENTS_KEY = "fake-payments-key-0001"
 
@@ -509,3 +509,21 @@ def test_a_key_inside_an_object_is_a_top_level_column_named_as_dlt_names_it() ->
     composite = resource(primary_key=["product_id", "name"], write_disposition="merge")
     assert composite.key_properties == ["product_id", "name"]
     assert composite.nested_keys == ()
+
+
+def test_the_replication_key_is_a_date_time_even_in_an_empty_sample_or_in_unix_seconds() -> None:
+    thing = resource(endpoint={"path": "/things", "incremental": {"cursor_path": "updated_at"}})
+    props = schema([], thing)["properties"]
+    assert props == {"id": {"type": ["string", "integer"]}, "updated_at": NULLABLE_DATETIME}
+    seen = schema([{"id": 1, "updated_at": 1448304149}], thing)["properties"]
+    assert seen["updated_at"] == NULLABLE_DATETIME  # a cursor in UNIX seconds
+
+
+def test_a_sync_of_an_empty_list_with_an_inferred_schema_and_no_catalog_runs(tmp_path) -> None:
+    with Sandbox(scale=0, anchor="2026-01-01") as sb:
+        settings = {k: v for k, v in sb.config("payments").items() if k != "api"}
+        path = tmp_path / "payments.yml"
+        path.write_text(DEFINITION)
+        output = run({**settings, **FAST, "definition": str(path)})
+    assert output.records == {}
+    assert {m["stream"] for m in output.messages if m["type"] == "SCHEMA"} == set(STREAMS)
