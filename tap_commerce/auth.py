@@ -50,8 +50,16 @@ __all__ = [
 ]
 
 
-def make(spec: AuthSpec, settings: Settings, transport: Transport, redactor: Redactor) -> AuthBase:
-    """The authenticator of a definition's auth (its settings already filled in)."""
+def make(
+    spec: AuthSpec,
+    settings: Settings,
+    transport: Transport,
+    redactor: Redactor,
+    check: str = "'client_id', 'client_secret' and 'token_url'",
+) -> AuthBase:
+    """The authenticator of a definition's auth (its settings already filled in);
+    ``check``: the settings to name when the token endpoint refuses them.
+    """
     if spec.type == "bearer":
         return BearerAuth(spec.value("token"))
     if spec.type == "api_key":
@@ -70,7 +78,7 @@ def make(spec: AuthSpec, settings: Settings, transport: Transport, redactor: Red
         request_data=data,
         client_in_header=spec.client_auth == "header",
         default_lifetime=spec.default_token_expiration,
-        post=_token_poster(settings, transport),
+        post=_token_poster(settings, transport, check),
         on_token=redactor.add,
     )
     if "access_token" in spec.values:
@@ -79,7 +87,7 @@ def make(spec: AuthSpec, settings: Settings, transport: Transport, redactor: Red
 
 
 def _token_poster(
-    settings: Settings, transport: Transport
+    settings: Settings, transport: Transport, check: str
 ) -> Callable[[str, dict[str, str], AuthBase | None], dict[str, t.Any]]:
     """How an OAuth token is requested: through the run's transport (paced, retried,
     with the User-Agent), the failure told in one line.
@@ -95,8 +103,7 @@ def _token_poster(
             if response.status_code >= HTTPStatus.MULTIPLE_CHOICES:
                 msg = (
                     f"the {settings.api} API's token endpoint refused the client credentials "
-                    f"({describe_response(response)}); check settings 'client_id', "
-                    "'client_secret' and 'token_url'"
+                    f"({describe_response(response)}); check settings {check}"
                 )
                 raise AuthError(msg)
             try:

@@ -304,9 +304,8 @@ class Definition:
             return list(self.bound_credentials)
         names: list[str] = []
         for auth in self.auths():
-            for key, value in auth.values.items():
-                if key == "access_token_url":
-                    continue
+            values = [v for k, v in auth.values.items() if k != "access_token_url"]
+            for value in (*values, *auth.token_request_data.values()):
                 names += [f.name for f in value.fields if f.context == SETTINGS]
         return list(dict.fromkeys(names))
 

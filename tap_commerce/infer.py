@@ -152,10 +152,10 @@ def schema(records: list[Record], resource: Resource) -> dict[str, t.Any]:
     properties = _properties(top.fields or {}, resource.key_columns)
     for key in resource.key_columns:
         properties.setdefault(key, {"type": ["string", "integer"]})
-    key = resource.replication_key
-    if key:  # the incremental cursor is a date-time (numbers in it: UNIX seconds), even
+    cursor = resource.replication_key
+    if cursor:  # the incremental cursor is a date-time (numbers in it: UNIX seconds), even
         # where the sample showed none of it (an empty list)
-        properties[key] = {"type": ["string", "null"], "format": "date-time"}
+        properties[cursor] = {"type": ["string", "null"], "format": "date-time"}
     properties.update(copy.deepcopy(resource.columns))
     for key in resource.key_columns:  # a key is never null, a columns hint or not
         types = properties[key]["type"]

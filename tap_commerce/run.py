@@ -113,12 +113,16 @@ class RunContext:
         key = id(spec)
         with self._lock:
             if key not in self._auths:
-                self._auths[key] = auth.make(spec, self.settings, self.transport, self.redactor)
+                check = self.credential_hint("token_url")
+                self._auths[key] = auth.make(
+                    spec, self.settings, self.transport, self.redactor, check
+                )
             return self._auths[key]
 
-    def credential_hint(self) -> str:
-        """The settings a user should check after a 401/403, quoted."""
-        names = [f"'{name}'" for name in self.definition.credential_settings()]
+    def credential_hint(self, *more: str) -> str:
+        """The settings a user should check after a 401/403 (and ``more``), quoted."""
+        found = dict.fromkeys([*self.definition.credential_settings(), *more])
+        names = [f"'{name}'" for name in found]
         if not names:
             return "the definition's client.auth"
         return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -354,6 +354,7 @@ def resolve(
         name
         for name, where in used.items()
         if any(part in where for part in (".auth.", ".headers.", ".params."))
+        and not where.endswith(".access_token_url")  # a URL, shown so a failure names it
     }
     secrets = tuple(
         str(value)

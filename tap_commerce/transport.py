@@ -252,7 +252,7 @@ def describe_response(response: requests.Response) -> str:
 
 
 def api_message(response: requests.Response) -> str:
-    """The API's own error text, whichever of the five error shapes it uses.
+    """The API's own error text, whichever of the common error shapes it uses.
 
     Gateway errors may be HTML pages: their title (or first text) is quoted instead.
     """
@@ -269,6 +269,9 @@ def api_message(response: requests.Response) -> str:
             parts += [
                 str(first.get(k)) for k in ("errorId", "message", "longMessage") if first.get(k)
             ]
+        nested = body.get("error")
+        if isinstance(nested, dict):  # {"error": {"code": 404, "message": "…"}}
+            parts += [str(nested[k]) for k in ("code", "type", "message") if nested.get(k)]
         for key in ("type", "error", "code", "message", "error_description", "details"):
             value = body.get(key)
             if value not in (None, "", []) and not isinstance(value, (dict, list)):

@@ -74,7 +74,7 @@ class Paging:
     back as ``cursor_param``). ``link_path`` (a dotted body path) and ``link_header`` also
     advertise the next page's URL, in the ``link_form`` ``absolute``, ``root`` (``/…``) or
     ``relative`` (``name?…``). ``total_path``: where the body gives the total, if it
-    does. ``past_end``: what a page past the last answers, ``empty`` or ``404``.
+    does, of ``total_of`` (``records`` or ``pages``). ``past_end``: what a page past the last answers, ``empty`` or ``404``.
     """
 
     kind: str = "offset"
@@ -90,6 +90,7 @@ class Paging:
     link_header: bool = False
     link_form: str = "absolute"
     total_path: str | None = None
+    total_of: str = "records"
     past_end: str = "empty"
 
 
@@ -103,7 +104,7 @@ class Shape:
     ``blank_dates``. ``flags``: top-level booleans as ``0``/``1``. ``null_arrays``: every
     other record's empty top-level arrays as ``null``. ``padded_id``: ``id`` as a string
     zero-padded to that width. ``money``: fields prefixed with ``symbol``. ``drop``:
-    fields removed. ``nest``: (object, ((source field, name inside), ...)) moves fields
+    fields removed. ``rename``: (old, new) names. ``nest``: (object, ((source field, name inside), ...)) moves fields
     into an object. ``camel``: every key in camelCase, at every depth.
     """
 
@@ -116,6 +117,7 @@ class Shape:
     money: tuple[str, ...] = ()
     symbol: str = "£"
     drop: tuple[str, ...] = ()
+    rename: tuple[tuple[str, str], ...] = ()
     nest: tuple[str, tuple[tuple[str, str], ...]] | None = None
     camel: bool = False
 
@@ -209,7 +211,8 @@ _STOREFRONT_LIKE = (
             default_size=50, max_size=50, link_path="pagination.nextPageUrl", link_form="relative"
         ),
         records_at="inventory",
-        shape=Shape(drop=("id",)),
+        # keyed by the variant: each record's own id, under the name variantId
+        shape=Shape(drop=("variantId",), rename=(("id", "variantId"),)),
     ),
     Endpoint(
         "orders",
@@ -228,7 +231,11 @@ _STOREFRONT_LIKE = (
         ("storefront", "inventory"),
         Paging(default_size=25, max_size=50, link_header=True),
         records_at="stock",
-        shape=Shape(drop=("id",), nest=("variant", (("variantId", "id"), ("sku", "sku")))),
+        shape=Shape(
+            drop=("variantId",),
+            rename=(("id", "variantId"),),
+            nest=("variant", (("variantId", "id"), ("sku", "sku"))),
+        ),
     ),
     Endpoint(
         "profiles",
@@ -261,7 +268,13 @@ _PAYMENTS_LIKE = (
         "products",
         "/v2/products",
         ("payments", "products"),
-        Paging("page", size_param="size", first_page=0, total_path="pagination.total"),
+        Paging(
+            "page",
+            size_param="size",
+            first_page=0,
+            total_path="pagination.total_pages",
+            total_of="pages",
+        ),
         records_at="products",
         shape=Shape(flags=True, drop=("id",)),
         filter=Filter("updated_at", "updated_at", style="template", template="gt:{start}"),
@@ -318,7 +331,12 @@ _DIGITAL_LIKE = (
         "/v1/orders",
         ("digital", "orders"),
         Paging(
-            "page", size_param="per_page", default_size=20, max_size=50, total_path="data.total"
+            "page",
+            size_param="per_page",
+            default_size=20,
+            max_size=50,
+            total_path="data.total_pages",
+            total_of="pages",
         ),
         records_at="data.items",
         shape=Shape(padded_id=10, money=("price_at_checkout", "settled_gross")),
@@ -422,6 +440,8 @@ def reshape(record: dict[str, Any], shape: Shape, position: int) -> dict[str, An
             record[name] = f"{shape.symbol}{record[name]}"
     for name in shape.drop:
         record.pop(name, None)
+    for old, new in shape.rename:
+        record[new] = record.pop(old)
     if shape.nest is not None:
         holder, moves = shape.nest
         record[holder] = {inside: record.pop(source, None) for source, inside in moves}
@@ -650,7 +670,8 @@ class VariantApi(Api):
             body = {}
             _put(body, endpoint.records_at, records)
             if paging.total_path:
-                _put(body, paging.total_path, len(listed))
+                total = len(listed) if paging.total_of == "records" else -(-len(listed) // size)
+                _put(body, paging.total_path, total)
             if paging.link_path:
                 _put(body, paging.link_path, link)
             if paging.kind == "cursor":
