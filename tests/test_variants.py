@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from tap_commerce.sandbox import Sandbox
 from tests.harness import run
-from tests.variants import DATETIMES, FILES, by_key, canonical, config, expected
+from tests.variants import DATETIMES, DEFINITIONS, FILES, by_key, canonical, config, expected
 
 ANCHOR = "2026-06-01"
 
@@ -108,3 +109,23 @@ def test_the_server_filter_is_written_as_the_definition_says_and_the_window_stil
     assert output.final_state["bookmarks"][resource]["replication_key_value"] == max(
         r[key] for r in want
     )
+
+
+def test_an_absolute_next_link_in_the_body_is_followed(sandbox: Sandbox) -> None:
+    """payments-like's ``next_page`` (an absolute URL, null on the last page), read with
+    dlt's ``json_link`` instead of page numbers: the same records, no page past the end.
+    """
+    raw = yaml.safe_load((DEFINITIONS / "payments-like.yml").read_text(encoding="utf-8"))
+    payments = raw["resources"][0]["endpoint"]
+    payments["paginator"] = {"type": "json_link", "next_url_path": "next_page"}
+    del payments["response_actions"]
+    sandbox.reset_stats()
+    output = run({**config(sandbox, "payments-like"), "definition": raw})
+    want = expected(sandbox, "payments-like", "payments")
+    assert by_key(output.records["payments"]) == by_key(want)
+    sent = [e for e in sandbox.requests.snapshot() if e.path.endswith("/v2/payments")]
+    pages = -(-len(want) // 100)
+    sample, *read = sent  # the first page, read once to infer the schema
+    assert sample.query.get("page") is None
+    assert [e.status for e in read] == [200] * pages
+    assert [e.query.get("page") for e in read] == [None, *(str(n) for n in range(2, pages + 1))]
