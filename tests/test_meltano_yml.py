@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import yaml
 
+from pipeline import plugins
 from tap_commerce.settings import API_IDS, CONFIG_SCHEMA, SECRET_SETTINGS
 from tests.harness import REPO
 
@@ -100,3 +105,47 @@ def test_plugins_are_installed_with_bytecode() -> None:
         assert sources and not missing, (
             f"{venv.parent.name}: {len(missing)} of {len(sources)} {package} modules without bytecode"
         )
+
+
+def _about() -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_commerce", "--about", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_capabilities_are_exactly_what_the_tap_reports_in_meltano_yml_and_the_hub_file() -> None:
+    about = _about()
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    (tap,) = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-commerce"]
+    hub = yaml.safe_load((REPO / "plugins" / "extractors" / "tap-commerce.yml").read_text())
+    for declared in (tap, hub):
+        assert sorted(declared["capabilities"]) == sorted(about["capabilities"])
+        names = {s["name"] for s in declared["settings"]}
+        # the tap's own settings; singer-sdk's (stream maps, flattening…) Meltano passes itself
+        assert names == set(CONFIG_SCHEMA["properties"])
+        assert names <= set(about["settings"]["properties"])
+        assert all(
+            s.get("kind") != "password" for s in declared["settings"]
+        )  # Meltano 4: sensitive
+
+
+def test_the_plugin_definitions_are_current_with_meltano_yml() -> None:
+    for (kind, name), path in plugins.FILES.items():
+        assert path.read_text(encoding="utf-8") == plugins.text(kind, name), (
+            f"{path.relative_to(REPO)} is stale: run python -m pipeline.plugins"
+        )
+    hub = yaml.safe_load(plugins.FILES["extractors", "tap-commerce"].read_text())
+    assert {"name", "namespace", "pip_url", "executable", "settings"} <= set(hub)
+    groups = hub["settings_group_validation"]
+    assert ["definition"] in groups
+    for required in (
+        ["api_key"],
+        ["api_key", "api_secret"],
+        ["username", "password"],
+        ["client_id", "client_secret"],
+    ):
+        assert ["api", *required] in groups
