@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import venv
 import zipfile
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from tap_commerce.sandbox import Sandbox
 from tests.harness import REPO
@@ -82,3 +88,59 @@ def test_the_wheel_ships_the_schemas_and_installs_into_a_fresh_venv(tmp_path: Pa
     streams = {s["tap_stream_id"]: s for s in json.loads(proc.stdout)["streams"]}
     assert set(streams) == {"order_payments", "products"}
     assert "amount" in streams["order_payments"]["schema"]["properties"]
+
+
+def test_build_and_twine_check_are_clean_and_the_wheel_holds_the_tap_alone(tmp_path: Path) -> None:
+    """`python -m build` (sdist, then the wheel from it) and `twine check --strict`, as a
+    release does; the wheel carries the package, its schemas and definitions, and nothing
+    of the repository's tests, benchmarks or pipeline."""
+    dist = tmp_path / "dist"
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    files = sorted(dist.iterdir())
+    assert [f.name for f in files] == [
+        f"tap_commerce-{metadata_version()}-py3-none-any.whl",
+        f"tap_commerce-{metadata_version()}.tar.gz",
+    ]
+    checked = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("PASSED") == len(files)
+    names = zipfile.ZipFile(files[0]).namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    assert tops == {"tap_commerce", f"tap_commerce-{metadata_version()}.dist-info"}
+    assert not any(
+        part in {"tests", "benchmarks", "pipeline"} for n in names for part in n.split("/")[:2]
+    )
+    assert "tap_commerce/definitions/payments.yml" in names
+    assert "tap_commerce/schemas/payments/order_payments.json" in names
+
+
+def metadata_version() -> str:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_the_version_is_one_literal_that_the_tap_and_the_changelog_agree_on() -> None:
+    version = metadata_version()
+    about = subprocess.run(
+        [sys.executable, "-m", "tap_commerce", "--about", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(about.stdout)["version"] == version
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, re.MULTILINE)
+    assert released[0] == version  # the newest release entry is this version
+    assert "## [Unreleased]" in changelog
+    sources = [p for p in (REPO / "tap_commerce").rglob("*.py") if version in p.read_text()]
+    assert not sources, f"the version is written again in {sources}"
