@@ -50,7 +50,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 test: check $(PLUGINS)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # The benchmark (benchmarks/README.md): tap-commerce side by side with dlt and a plain
 # singer-sdk tap, against the sandbox. Its own venv: the project plus benchmarks/requirements.txt.
