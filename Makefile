@@ -12,10 +12,10 @@ PLUGINS := .meltano/.installed
 
 .PHONY: demo demo-stop psql check test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,pipeline]'
+	$(BIN)/python -m pip install --quiet -e '.[test,pipeline]' -e ./sandbox
 	touch $(STAMP)
 
 $(MELTANO):
@@ -57,10 +57,10 @@ test: check $(PLUGINS)
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
+$(BENCH_STAMP): pyproject.toml sandbox/pyproject.toml benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -e ./sandbox -r benchmarks/requirements.txt
 	touch $(BENCH_STAMP)
 
 .PHONY: bench

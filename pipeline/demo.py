@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from psycopg import sql
+from tap_commerce_sandbox import Sandbox
 
 from pipeline.meltano import API_IDS, MeltanoError, installed, meltano, run_environment
 from pipeline.postgres import EmbeddedServer, Server, named_server, psql_path
-from tap_commerce.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

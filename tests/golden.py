@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import simplejson
+from tap_commerce_sandbox import Sandbox
 
-from tap_commerce.sandbox import Sandbox
 from tests.harness import run
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

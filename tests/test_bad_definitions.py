@@ -17,8 +17,8 @@ import re
 
 import pytest
 import yaml
+from tap_commerce_sandbox import Sandbox
 
-from tap_commerce.sandbox import Sandbox
 from tests.harness import Output, run_cli
 
 FAKE_PAYMENTS_KEY = "fake-payments-key-0001"

@@ -534,7 +534,7 @@ def test_replace_ends_each_complete_read_with_activate_version_without_the_setti
 def test_an_end_date_alone_sends_the_filter_from_the_epoch():
     """With no bookmark and no start date, an end date still bounds the server's filter:
     its lower bound is then the epoch (storefront sends both bounds or neither)."""
-    from tap_commerce.sandbox import Sandbox  # noqa: PLC0415
+    from tap_commerce_sandbox import Sandbox  # noqa: PLC0415
 
     with Sandbox(seed=9, scale=0.05, anchor="2026-01-01") as sandbox:
         out = run({**sandbox.config("storefront"), "end_date": "2025-06-01T00:00:00Z"})

@@ -7,8 +7,8 @@ tests/test_warehouse_deletes.py."""
 from __future__ import annotations
 
 import pytest
+from tap_commerce_sandbox import Sandbox
 
-from tap_commerce.sandbox import Sandbox
 from tests.harness import Output, run, run_cli, run_until_failure
 
 ON = {"emit_activate_version_messages": True}

@@ -8,8 +8,9 @@ import json
 import subprocess
 import sys
 
+from tap_commerce_sandbox import Sandbox
+
 from pipeline.postgres import EmbeddedServer, Server, running_embedded, stop_embedded
-from tap_commerce.sandbox import Sandbox
 from tap_commerce.settings import API_IDS
 from tests import warehouse
 from tests.harness import REPO

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tap_commerce_sandbox import Sandbox
 
 from tap_commerce.loader import EXTENSIONS, load
-from tap_commerce.sandbox import Sandbox
 from tests.harness import REPO, parse_lines, run_cli
 
 

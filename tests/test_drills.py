@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 import simplejson
+from tap_commerce_sandbox import Sandbox
+from tap_commerce_sandbox.faults import KINDS
 
-from tap_commerce.sandbox import Sandbox
-from tap_commerce.sandbox.faults import KINDS
 from tap_commerce.settings import API_IDS
 from tests import warehouse
 from tests.harness import FAST, Output, parse_lines, run

@@ -16,9 +16,9 @@ import subprocess
 import sys
 
 import pytest
+from tap_commerce_sandbox import Sandbox
 
 from pipeline.meltano import PLUGINS
-from tap_commerce.sandbox import Sandbox
 from tap_commerce.settings import API_IDS
 from tests import warehouse
 from tests.meltano_project import Project

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
+from tap_commerce_sandbox import Sandbox
 
 from tap_commerce import loader
-from tap_commerce.sandbox import Sandbox
 from tap_commerce.settings import DEFAULT_SCHEMA_SAMPLE_SIZE
 from tests.harness import REPO, Output, run
 from tests.test_definitions import dlt_accepts, dlt_view

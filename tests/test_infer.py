@@ -16,10 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from tap_commerce_sandbox import Sandbox
 
 from tap_commerce.infer import schema
 from tap_commerce.loader import load
-from tap_commerce.sandbox import Sandbox
 from tests.harness import FAST, Output, run, run_cli
 
 FAKE_PAYMENTS_KEY = "fake-payments-key-0001"

@@ -10,9 +10,9 @@ import json
 import socket
 
 import pytest
+from tap_commerce_sandbox import Sandbox
 
 from tap_commerce.loader import builtin
-from tap_commerce.sandbox import Sandbox
 from tap_commerce.tap import TapCommerce
 from tests.harness import FAST, parse_lines, run_cli
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tap_commerce_sandbox import Sandbox
 
 from pipeline.meltano import MELTANO, MeltanoError, installed
-from tap_commerce.sandbox import Sandbox
 from tests import warehouse
 from tests.harness import REPO
 from tests.meltano_project import clean_environment

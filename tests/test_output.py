@@ -8,10 +8,10 @@ import io
 import sys
 
 import pytest
+from tap_commerce_sandbox import Sandbox
 
 from tap_commerce.client import CommerceStream
 from tap_commerce.output import BLOCK, BlockWriter
-from tap_commerce.sandbox import Sandbox
 from tap_commerce.tap import TapCommerce
 from tests.harness import run
 

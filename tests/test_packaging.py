@@ -15,7 +15,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from tap_commerce.sandbox import Sandbox
+from tap_commerce_sandbox import Sandbox
+
 from tests.harness import REPO
 
 SCHEMA_COUNT = 27
@@ -121,6 +122,11 @@ def test_build_and_twine_check_are_clean_and_the_wheel_holds_the_tap_alone(tmp_p
     assert not any(
         part in {"tests", "benchmarks", "pipeline"} for n in names for part in n.split("/")[:2]
     )
+    assert not any("sandbox" in n for n in names)  # its own distribution
+    entry_points = zipfile.ZipFile(files[0]).read(
+        f"tap_commerce-{metadata_version()}.dist-info/entry_points.txt"
+    )
+    assert b"tap-commerce-sandbox" not in entry_points
     assert "tap_commerce/definitions/payments.yml" in names
     assert "tap_commerce/schemas/payments/order_payments.json" in names
 
@@ -144,3 +150,31 @@ def test_the_version_is_one_literal_that_the_tap_and_the_changelog_agree_on() ->
     assert "## [Unreleased]" in changelog
     sources = [p for p in (REPO / "tap_commerce").rglob("*.py") if version in p.read_text()]
     assert not sources, f"the version is written again in {sources}"
+
+
+def test_the_sandbox_is_a_distribution_of_its_own_with_its_dependencies(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(REPO / "sandbox"),
+        ],
+        check=True,
+    )
+    wheel = next(tmp_path.glob("tap_commerce_sandbox-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        info = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(info).decode()
+        entry_points = archive.read(info.replace("METADATA", "entry_points.txt")).decode()
+    assert {n.split("/", 1)[0] for n in names if not n.startswith("tap_commerce_sandbox-")} == {
+        "tap_commerce_sandbox"
+    }
+    assert "Requires-Dist: simplejson" in metadata
+    assert "tap-commerce-sandbox = tap_commerce_sandbox.cli:main" in entry_points

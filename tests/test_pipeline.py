@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from tap_commerce_sandbox import Sandbox
 
 from pipeline.meltano import SYSTEM_SCHEMA
-from tap_commerce.sandbox import Sandbox
 from tests import warehouse
 from tests.meltano_project import Project
 

@@ -12,9 +12,9 @@ import logging
 import re
 
 import pytest
+from tap_commerce_sandbox import BASE_PATHS, TOKEN_PATH, Sandbox
 
 from tap_commerce.progress import DEFAULT_INTERVAL, INTERVAL_ENV, Progress, interval
-from tap_commerce.sandbox import BASE_PATHS, TOKEN_PATH, Sandbox
 from tap_commerce.settings import API_IDS
 from tap_commerce.tap import TapCommerce
 from tests.harness import FAST, run, run_cli, run_until_failure

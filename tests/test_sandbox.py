@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from tap_commerce_sandbox import DEFAULT_CREDENTIALS, Sandbox, cli
+from tap_commerce_sandbox.drift import DEFAULT_EXTRA_FIELDS
+from tap_commerce_sandbox.ratelimit import LeakyBucket, LockoutWindow, SlidingWindow, TokenBucket
 
-from tap_commerce.sandbox import DEFAULT_CREDENTIALS, Sandbox, cli
-from tap_commerce.sandbox.drift import DEFAULT_EXTRA_FIELDS
-from tap_commerce.sandbox.ratelimit import LeakyBucket, LockoutWindow, SlidingWindow, TokenBucket
 from tests.sandbox_fixtures import (
     CONTRACT_FIELDS,
     TIMESTAMP_FORMATS,
@@ -1569,7 +1569,7 @@ def serving(*args: str):
         [
             sys.executable,
             "-m",
-            "tap_commerce.sandbox",
+            "tap_commerce_sandbox",
             "serve",
             "--port",
             "0",

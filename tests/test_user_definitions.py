@@ -31,11 +31,11 @@ from typing import Any
 import pytest
 import yaml
 from singer_sdk.exceptions import ConfigValidationError
+from tap_commerce_sandbox import TOKEN_PATH, Sandbox
 
 from tap_commerce import loader
 from tap_commerce.definition import DefinitionError
 from tap_commerce.progress import INTERVAL_ENV
-from tap_commerce.sandbox import TOKEN_PATH, Sandbox
 from tap_commerce.tap import TapCommerce
 from tests import golden
 from tests.harness import FAST, Output, parse_lines, run, run_cli, run_until_failure

@@ -28,11 +28,11 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 import yaml
+from tap_commerce_sandbox import Sandbox
+from tap_commerce_sandbox.apis.variants import SERVICES
 from werkzeug import Request, Response
 
 from tap_commerce.errors import ApiError, BadResponseError
-from tap_commerce.sandbox import Sandbox
-from tap_commerce.sandbox.apis.variants import SERVICES
 from tap_commerce.tap import TapCommerce
 from tests.harness import FAST, Output, run, run_cli, run_until_failure, write_json
 from tests.test_deletes import activations, assert_activated_after_records

@@ -1,5 +1,5 @@
 """Definitions alone read real services as they are (contract §1.3): for every sandbox
-variant (`tap_commerce.sandbox.apis.variants`), a user's definition in
+variant (`tap_commerce_sandbox.apis.variants`), a user's definition in
 ``tests/definitions/`` — dlt keys, no Python, no schema file — reads every list
 completely and exactly: every record once, each value as served but date-times, which
 leave in UTC ISO 8601 whatever form they came in (ISO with any fraction and offset,
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from tap_commerce_sandbox import Sandbox
 
-from tap_commerce.sandbox import Sandbox
 from tests.harness import run
 from tests.variants import DATETIMES, DEFINITIONS, FILES, by_key, canonical, config, expected
 

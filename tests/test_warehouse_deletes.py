@@ -12,8 +12,8 @@ import time
 
 import psutil
 import pytest
+from tap_commerce_sandbox import Sandbox
 
-from tap_commerce.sandbox import Sandbox
 from tests import warehouse
 from tests.meltano_project import Project
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tap_commerce.sandbox import Sandbox
+from tap_commerce_sandbox import Sandbox
+
 from tests import warehouse
 from tests.meltano_project import Project
 

@@ -1,4 +1,4 @@
-"""What the tap must emit for a sandbox variant (`tap_commerce.sandbox.apis.variants`),
+"""What the tap must emit for a sandbox variant (`tap_commerce_sandbox.apis.variants`),
 worked out from the records as served, independently of the tap's own code.
 
 A definition for each variant service is in ``tests/definitions/<service>.yml``, written
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tap_commerce_sandbox import Sandbox
 
-from tap_commerce.sandbox import Sandbox
 from tests.harness import FAST
 
 DEFINITIONS = Path(__file__).parent / "definitions"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from tap_commerce.sandbox.timefmt import utc_seconds_z
+from tap_commerce_sandbox.timefmt import utc_seconds_z
 
 from . import vocab
 from .common import cents, person, slugify

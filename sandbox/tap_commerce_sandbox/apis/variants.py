@@ -29,8 +29,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from tap_commerce.sandbox.jsonenc import loads
-from tap_commerce.sandbox.wire import ApiError, Request, Response, json_response
+from tap_commerce_sandbox.jsonenc import loads
+from tap_commerce_sandbox.wire import ApiError, Request, Response, json_response
 
 from .base import Api, int_param, page_response
 from .orders import TokenStore
@@ -43,7 +43,7 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from tap_commerce.sandbox.data import Dataset, Table
+    from tap_commerce_sandbox.data import Dataset, Table
 
 UTC = timezone.utc
 TOKEN_PATH = "/oauth/token"

@@ -1,4 +1,4 @@
-"""``tap-commerce-sandbox`` (also ``python -m tap_commerce.sandbox``).
+"""``tap-commerce-sandbox`` (also ``python -m tap_commerce_sandbox``).
 
 serve          run the sandbox until SIGINT/SIGTERM, printing its URL
 write-configs  write <api>.json tap configs (and/or a Meltano .env) for a sandbox at --url

@@ -18,8 +18,8 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from tap_commerce.sandbox.data import Dataset
-    from tap_commerce.sandbox.wire import Request, Response
+    from tap_commerce_sandbox.data import Dataset
+    from tap_commerce_sandbox.wire import Request, Response
 
 MAX_LIMIT = 100
 _REASONS = {

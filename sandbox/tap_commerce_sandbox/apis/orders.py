@@ -14,8 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from tap_commerce.sandbox.timefmt import MS_PER_DAY, parse_utc_millis_z
-from tap_commerce.sandbox.wire import ApiError, Request, Response, json_response
+from tap_commerce_sandbox.timefmt import MS_PER_DAY, parse_utc_millis_z
+from tap_commerce_sandbox.wire import ApiError, Request, Response, json_response
 
 from .base import Api, int_param, page_response
 
@@ -27,7 +27,7 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from tap_commerce.sandbox.data import Dataset
+    from tap_commerce_sandbox.data import Dataset
 
 MAX_LIMIT = 200
 DEFAULT_WINDOW_DAYS = 90

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from tap_commerce.sandbox.timefmt import us_eastern_millis
+from tap_commerce_sandbox.timefmt import us_eastern_millis
 
 from .common import product_name
 from .ids import IntIds

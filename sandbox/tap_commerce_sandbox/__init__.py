@@ -2,7 +2,7 @@
 
 One process, one loopback port, every API under its own path prefix::
 
-    from tap_commerce.sandbox import Sandbox
+    from tap_commerce_sandbox import Sandbox
 
     with Sandbox(seed=1, scale=1.0) as sb:
         config = sb.config("shop")        # a ready tap config
@@ -13,7 +13,7 @@ One process, one loopback port, every API under its own path prefix::
         sb.set_foreign_next_url()         # storefront nextPageUrl on another origin
         print(sb.stats())
 
-Run it from a shell with ``python -m tap_commerce.sandbox serve`` (see :mod:`.cli`).
+Run it from a shell with ``python -m tap_commerce_sandbox serve`` (see :mod:`.cli`).
 """
 
 from .data import APIS

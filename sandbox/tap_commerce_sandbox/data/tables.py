@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
-from tap_commerce.sandbox.jsonenc import dumps, dumps_each
+from tap_commerce_sandbox.jsonenc import dumps, dumps_each
 
 from .ids import IdScheme, IntIds
 from .rand import Rng, mix64, unit

@@ -8,10 +8,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from tap_commerce.sandbox.data import ChildTable, Dataset, Table
-from tap_commerce.sandbox.drift import Drift
-from tap_commerce.sandbox.jsonenc import RawJSON, dump_bytes
-from tap_commerce.sandbox.wire import ApiError, Request, Response, json_response, raw_json_response
+from tap_commerce_sandbox.data import ChildTable, Dataset, Table
+from tap_commerce_sandbox.drift import Drift
+from tap_commerce_sandbox.jsonenc import RawJSON, dump_bytes
+from tap_commerce_sandbox.wire import ApiError, Request, Response, json_response, raw_json_response
 
 Handler = Callable[..., Response]
 

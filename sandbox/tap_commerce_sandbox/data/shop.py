@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from tap_commerce.sandbox.timefmt import naive_utc
+from tap_commerce_sandbox.timefmt import naive_utc
 
 from . import vocab
 from .common import address, description_html, person, product_name, sku, slugify

@@ -9,8 +9,8 @@ import sys
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tap_commerce.sandbox.data import ChildTable
-from tap_commerce.sandbox.wire import ApiError, Request, Response
+from tap_commerce_sandbox.data import ChildTable
+from tap_commerce_sandbox.wire import ApiError, Request, Response
 
 from .base import Api, int_param, offset_page, page_response
 
@@ -22,7 +22,7 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from tap_commerce.sandbox.data import Dataset
+    from tap_commerce_sandbox.data import Dataset
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -11,8 +11,8 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tap_commerce.sandbox.timefmt import date_start_ms, parse_date
-from tap_commerce.sandbox.wire import ApiError, Request, Response
+from tap_commerce_sandbox.timefmt import date_start_ms, parse_date
+from tap_commerce_sandbox.wire import ApiError, Request, Response
 
 from .base import Api, Page, int_param, page_response
 
@@ -24,7 +24,7 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from tap_commerce.sandbox.data import Dataset
+    from tap_commerce_sandbox.data import Dataset
 
 MAX_PER_PAGE = 50
 ENVELOPES = ("array", "object")

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import simplejson
 
-from tap_commerce.sandbox.timefmt import parse_utc_millis_z
-from tap_commerce.sandbox.wire import ApiError, Request, Response
+from tap_commerce_sandbox.timefmt import parse_utc_millis_z
+from tap_commerce_sandbox.wire import ApiError, Request, Response
 
 from .base import Api, page_response
 
@@ -28,7 +28,7 @@ else:
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from tap_commerce.sandbox.data import Dataset, Table
+    from tap_commerce_sandbox.data import Dataset, Table
 
 PAGE_SIZE = 50
 

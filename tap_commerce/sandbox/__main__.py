@@ -1,7 +1,0 @@
-"""``python -m tap_commerce.sandbox``: the same as the ``tap-commerce-sandbox`` script."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())
