@@ -145,3 +145,12 @@ def test_the_readme_adaptation_works_as_pasted(tmp_path):
         re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", p["updatedAtUtc"]) for p in products
     )
     assert all(p["updatedAtUtc"] >= "2025-01-01T00:00:00+00:00" for p in products)
+
+
+def test_the_settings_reference_is_what_the_tap_reports() -> None:
+    from pipeline import docs  # noqa: PLC0415 - the generator, only here
+
+    assert docs.SETTINGS.read_text(encoding="utf-8") == docs.settings_reference(), (
+        "docs/settings.md is stale: run python -m pipeline.docs"
+    )
+    assert "| refresh_token |" in docs.SETTINGS.read_text(encoding="utf-8")
