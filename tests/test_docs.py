@@ -30,9 +30,9 @@ def sandbox():
         yield sb
 
 
-def test_the_readme_example_discovers_and_syncs_the_sandbox(sandbox, tmp_path):
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    definition = blocks(readme, "## Describe your API", "yaml")[0]
+def test_the_docs_whole_api_example_discovers_and_syncs_the_sandbox(sandbox, tmp_path):
+    docs = (REPO / "docs" / "definitions.md").read_text(encoding="utf-8")
+    definition = blocks(docs, "## A whole API: an example", "yaml")[0]
     (tmp_path / "my-shop.yml").write_text(definition)
     config = {
         "definition": str(tmp_path / "my-shop.yml"),

@@ -142,7 +142,7 @@ def test_about_documents_every_setting(tmp_path) -> None:
 def test_batch_is_not_advertised(tmp_path) -> None:
     """singer-sdk's BATCH path writes bare records: loaded with target-postgres, every row
     lacks a record version and the complete read's ACTIVATE_VERSION marks it deleted (the
-    README's Performance section). The tap neither offers it nor accepts its setting."""
+    docs/performance.md). The tap neither offers it nor accepts its setting."""
     out = subprocess.run(
         [sys.executable, "-m", "tap_commerce", "--about", "--format", "json"],
         capture_output=True,
