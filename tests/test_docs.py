@@ -154,3 +154,25 @@ def test_the_settings_reference_is_what_the_tap_reports() -> None:
         "docs/settings.md is stale: run python -m pipeline.docs"
     )
     assert "| refresh_token |" in docs.SETTINGS.read_text(encoding="utf-8")
+
+
+def _slug(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_and_anchor_in_the_readme_and_docs_resolves() -> None:
+    pages = [REPO / "README.md", *(REPO / "docs").rglob("*.md"), REPO / "sandbox" / "README.md"]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"(https?|mailto):", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path) if path else page
+            if not file.exists():
+                broken.append(f"{page.relative_to(REPO)}: {target}")
+            elif anchor:
+                headings = re.findall(r"(?m)^#+ (.*)$", file.read_text(encoding="utf-8"))
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.relative_to(REPO)}: {target}")
+    assert not broken, broken
