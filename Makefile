@@ -27,7 +27,7 @@ $(MELTANO):
 # Meltano installs them with uv, which writes no bytecode unless told to: without it every
 # tap, discovery and loader process of every `meltano run` compiles its libraries from
 # source first (target-postgres starts in 1.7 s instead of 0.6 s).
-$(PLUGINS): meltano.yml pyproject.toml $(MELTANO)
+$(PLUGINS): meltano.yml $(wildcard plugins/*/*.lock) pyproject.toml $(MELTANO)
 	UV_COMPILE_BYTECODE=1 MELTANO_SEND_ANONYMOUS_USAGE_STATS=false $(MELTANO) --log-level=warning install
 	touch $(PLUGINS)
 

@@ -31,6 +31,7 @@ from harness import BENCH, PY, ROOT, Run, SandboxProcess, measure, singer_record
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pipeline import plugins
 from pipeline.meltano import (
     MELTANO,
     PLUGINS,
@@ -115,8 +116,8 @@ def project_copy(root: Path, env_file: Path, *, declare: tuple[str, ...] = ()) -
 
         doc = meltano_yml()
         (loader,) = [p for p in doc["plugins"]["loaders"] if p["name"] == "target-postgres"]
-        known = {s["name"] for s in loader["settings"]}
-        loader["settings"] += [
+        known = {s["name"] for s in plugins.definition("loaders", "target-postgres")["settings"]}
+        loader["settings"] = loader.get("settings", []) + [
             {"name": n, "kind": CANDIDATE_KINDS[n]} for n in declare if n not in known
         ]
         (root / "meltano.yml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
@@ -167,11 +168,13 @@ def tap_settings(api: str, sandbox: SandboxProcess) -> dict[str, Any]:
 
 
 def loader_settings(api: str, database: Server) -> dict[str, Any]:
-    """target-postgres's config under `meltano run`: every setting meltano.yml gives a value
-    (load_method upsert, add_record_metadata, activate_version, hard_delete …), the
+    """target-postgres's config under `meltano run`: every setting its plugin definition
+    (plugins/loaders/target-postgres.yml) gives a value (load_method upsert,
+    add_record_metadata, activate_version, hard_delete …), meltano.yml's config, the
     extractor's load schema, and the warehouse's sqlalchemy_url."""
     (loader,) = [p for p in meltano_yml()["plugins"]["loaders"] if p["name"] == "target-postgres"]
-    config = {s["name"]: s["value"] for s in loader["settings"] if "value" in s}
+    settings = plugins.definition("loaders", "target-postgres")["settings"]
+    config = {s["name"]: s["value"] for s in settings if "value" in s}
     config.update(loader.get("config") or {})
     for name in ("host", "port"):  # sqlalchemy_url overrides them
         config.pop(name, None)

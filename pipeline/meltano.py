@@ -9,6 +9,7 @@ all) in PostgreSQL too, in a schema of its own, so many workers can share one st
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,9 +92,13 @@ def meltano(
 
 def link_plugins(root: Path) -> None:
     """Give the Meltano project at ``root`` the plugins installed in this repository's
-    ``.meltano`` (links, nothing installed again); what Meltano writes while running stays
-    in ``root``.
+    ``.meltano`` (links, nothing installed again) and their lock files (``plugins/``, where
+    Meltano reads their definitions); what Meltano writes while running stays in ``root``.
     """
+    for lock in (REPO / "plugins").glob("*/*.lock"):
+        target = root / lock.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(lock, target)
     for kind in ("extractors", "loaders"):
         (root / ".meltano" / kind).mkdir(parents=True, exist_ok=True)
         for plugin in (PLUGINS / kind).iterdir():

@@ -1,4 +1,5 @@
-"""meltano.yml mirrors the tap's settings: every setting, secrets sensitive, one plugin per API."""
+"""The plugin definitions (plugins/) and meltano.yml: every setting, secrets sensitive, the
+capabilities --about reports, one plugin per API, lock files current."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from tap_commerce.settings import API_IDS, CONFIG_SCHEMA, SECRET_SETTINGS
 from tests.harness import REPO
 
 
+def _settings(kind: str, name: str) -> dict[str, dict]:
+    return {s["name"]: s for s in plugins.definition(kind, name)["settings"]}
+
+
 def test_meltano_yml_declares_every_setting_and_marks_secrets_sensitive() -> None:
     project = yaml.safe_load((REPO / "meltano.yml").read_text())
     extractors = {p["name"]: p for p in project["plugins"]["extractors"]}
-    settings = {s["name"]: s for s in extractors["tap-commerce"]["settings"]}
+    settings = _settings("extractors", "tap-commerce")
     assert set(CONFIG_SCHEMA["properties"]) <= set(settings)
     for name, setting in settings.items():
         assert setting.get("sensitive", False) == (name in SECRET_SETTINGS), name
@@ -31,36 +36,43 @@ def test_each_api_loads_into_its_own_schema() -> None:
     extractors = {p["name"]: p for p in project["plugins"]["extractors"]}
     schemas = [extractors[f"tap-commerce-{api}"]["load_schema"] for api in API_IDS]
     assert schemas == list(API_IDS)
-    loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
-    postgres = {s["name"]: s for s in loaders["target-postgres"]["settings"]}
+    postgres = _settings("loaders", "target-postgres")
     assert postgres["default_target_schema"]["value"] == "$MELTANO_EXTRACT__LOAD_SCHEMA"
     assert postgres["load_method"]["value"] == "upsert"
     assert postgres["password"]["sensitive"] is True
-    jsonl = {s["name"]: s for s in loaders["target-jsonl"]["settings"]}
+    jsonl = _settings("loaders", "target-jsonl")
     assert jsonl["destination_path"]["value"].endswith("$MELTANO_EXTRACT__LOAD_SCHEMA")
 
 
-def test_plugins_are_fully_declared_so_meltano_needs_no_hub() -> None:
-    """Custom plugins (namespace + pip_url + executable): `meltano install` and `meltano
-    run` work with no network but the package registries."""
+def test_plugins_are_named_by_variant_and_locked_so_meltano_needs_no_hub() -> None:
+    """Each base plugin names a variant whose lock file is in plugins/: `meltano install`
+    and `meltano run` read the definition there, with no network but the package
+    registries; the lock files are current with the definitions."""
     project = yaml.safe_load((REPO / "meltano.yml").read_text())
     assert project["send_anonymous_usage_stats"] is False
-    for kind in ("extractors", "loaders"):
-        for plugin in project["plugins"][kind]:
-            if "inherit_from" in plugin:
-                continue
-            assert {"namespace", "pip_url", "executable"} <= set(plugin), plugin["name"]
-            assert "variant" not in plugin, plugin["name"]
+    bases = [
+        (kind, plugin)
+        for kind in ("extractors", "loaders")
+        for plugin in project["plugins"][kind]
+        if "inherit_from" not in plugin
+    ]
+    assert {(kind, p["name"]) for kind, p in bases} == set(plugins.DEFINED)
+    for kind, plugin in bases:
+        assert set(plugin) <= {"name", "variant", "pip_url", "config"}, plugin["name"]
+        assert plugin["variant"] == plugins.definition(kind, plugin["name"])["variant"]
+        lock = plugins.lock_path(kind, plugin["name"])
+        assert lock.read_text(encoding="utf-8") == plugins.lock_text(kind, plugin["name"]), (
+            f"{lock.relative_to(REPO)} is stale: run python -m pipeline.plugins"
+        )
+        assert json.loads(lock.read_text())["plugin_type"] == kind
 
 
 def test_no_setting_uses_meltanos_decimal_kind() -> None:
     """Meltano 4.4 crashes writing the tap's config when a `decimal` setting comes from
     the environment; fractional settings are strings that the tap parses."""
-    project = yaml.safe_load((REPO / "meltano.yml").read_text())
-    for kind in ("extractors", "loaders"):
-        for plugin in project["plugins"][kind]:
-            for setting in plugin.get("settings", []):
-                assert setting.get("kind") != "decimal", (plugin["name"], setting["name"])
+    for kind, name in plugins.DEFINED:
+        for setting in plugins.definition(kind, name)["settings"]:
+            assert setting.get("kind") != "decimal", (name, setting["name"])
 
 
 def test_deletes_reach_the_warehouse_and_decimals_stay_exact() -> None:
@@ -74,7 +86,7 @@ def test_deletes_reach_the_warehouse_and_decimals_stay_exact() -> None:
         if name != "tap-commerce":
             assert "emit_activate_version_messages" not in plugin.get("config", {}), name
     loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
-    postgres = {s["name"]: s.get("value") for s in loaders["target-postgres"]["settings"]}
+    postgres = {n: s.get("value") for n, s in _settings("loaders", "target-postgres").items()}
     assert postgres["add_record_metadata"] is True
     assert postgres["activate_version"] is True
     assert postgres["hard_delete"] is False
@@ -117,30 +129,16 @@ def _about() -> dict:
     return json.loads(done.stdout)
 
 
-def test_capabilities_are_exactly_what_the_tap_reports_in_meltano_yml_and_the_hub_file() -> None:
+def test_capabilities_and_settings_are_exactly_what_the_tap_reports() -> None:
     about = _about()
-    project = yaml.safe_load((REPO / "meltano.yml").read_text())
-    (tap,) = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-commerce"]
-    hub = yaml.safe_load((REPO / "plugins" / "extractors" / "tap-commerce.yml").read_text())
-    for declared in (tap, hub):
-        assert sorted(declared["capabilities"]) == sorted(about["capabilities"])
-        names = {s["name"] for s in declared["settings"]}
-        # every setting --about lists: the tap's own and singer-sdk's (stream maps, flattening)
-        assert names == set(about["settings"]["properties"])
-        assert set(CONFIG_SCHEMA["properties"]) < names
-        assert all(
-            s.get("kind") != "password" for s in declared["settings"]
-        )  # Meltano 4: sensitive
-
-
-def test_the_plugin_definitions_are_current_with_meltano_yml() -> None:
-    for (kind, name), path in plugins.FILES.items():
-        assert path.read_text(encoding="utf-8") == plugins.text(kind, name), (
-            f"{path.relative_to(REPO)} is stale: run python -m pipeline.plugins"
-        )
-    hub = yaml.safe_load(plugins.FILES["extractors", "tap-commerce"].read_text())
-    assert {"name", "namespace", "pip_url", "executable", "settings"} <= set(hub)
-    groups = hub["settings_group_validation"]
+    declared = plugins.definition("extractors", "tap-commerce")
+    assert sorted(declared["capabilities"]) == sorted(about["capabilities"])
+    names = {s["name"] for s in declared["settings"]}
+    # every setting --about lists: the tap's own and singer-sdk's (stream maps, flattening)
+    assert names == set(about["settings"]["properties"])
+    assert all(s.get("kind") != "password" for s in declared["settings"])  # Meltano 4: sensitive
+    assert {"name", "namespace", "pip_url", "executable", "settings"} <= set(declared)
+    groups = declared["settings_group_validation"]
     assert ["definition"] in groups
     for required in (
         ["api_key"],
