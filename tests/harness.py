@@ -7,6 +7,8 @@ import dataclasses
 import io
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -122,3 +124,27 @@ def dumps(value: object) -> str:
 
 
 D = Decimal
+
+
+def free_port() -> int:
+    """A loopback port no one listens on now (for a server a test starts by its number)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def shell(
+    script: str, cwd: Path, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``bash -c script`` in ``cwd``, this interpreter's scripts (tap-commerce…) first on PATH."""
+    base = {**os.environ, **(env or {})}
+    base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base['PATH']}"
+    return subprocess.run(
+        [shutil.which("bash") or "/bin/bash", "-c", script],
+        cwd=cwd,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

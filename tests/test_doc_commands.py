@@ -8,15 +8,10 @@ runs.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.harness import REPO, parse_lines
+from tests.harness import REPO, free_port, parse_lines, shell
 from tests.meltano_project import Project
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -56,12 +51,6 @@ def test_every_shell_block_is_run_by_a_named_test_or_says_why_not() -> None:
             assert f"def {name}(" in (REPO / path).read_text(encoding="utf-8"), match["test"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_readme_sandbox_commands_run(tmp_path: Path) -> None:
     """As written, but for the install line (what `make` did for this environment) and
     the port; the script waits for the configs the sandbox writes before the tap reads
@@ -69,21 +58,12 @@ def test_the_readme_sandbox_commands_run(tmp_path: Path) -> None:
     install, serve, *rest = block("README.md", "test_the_readme_sandbox_commands_run")
     assert install.startswith("pip install . ./sandbox")
     assert serve.endswith("&")
-    port = str(_free_port())
+    port = str(free_port())
     wait = "for _ in $(seq 200); do [ -f configs/shop.json ] && break; sleep 0.05; done"
     script = "\n".join(
         ["set -euo pipefail", serve.replace("8765", port), wait, *rest, "kill %1", "wait || true"]
     )
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(
-        [shutil.which("bash") or "/bin/bash", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = shell(script, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     catalog = json.loads((tmp_path / "catalog.json").read_text())
     assert len(catalog["streams"]) == 14

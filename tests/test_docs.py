@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from tap_commerce_sandbox import Sandbox
 
 from tap_commerce.loader import EXTENSIONS, load
-from tests.harness import REPO, parse_lines, run_cli
+from tests.harness import REPO, free_port, parse_lines, run_cli, shell
 
 
 def blocks(text: str, after: str, language: str) -> list[str]:
@@ -84,12 +82,6 @@ def test_the_reference_documents_every_extension_key():
         assert f"`{key}`" in docs, key
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_readme_adaptation_works_as_pasted(tmp_path):
     """The worked adaptation, pasted as written (only the sandbox's port changed): the
     sandbox command, the definition, the commands, and the schema it says --discover
@@ -100,12 +92,12 @@ def test_the_readme_adaptation_works_as_pasted(tmp_path):
     definition = blocks(readme, section, "yaml")[0]
     commands = blocks(readme, section, "sh")[0].strip().splitlines()
     shown = json.loads(blocks(readme, section, "json")[0])
-    port = str(_free_port())
+    port = str(free_port())
     (tmp_path / "my-shop-like.yml").write_text(definition.replace("8765", port))
     serve, *rest = commands
     assert serve == "tap-commerce-sandbox serve --port 8765 &"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # the sandbox, as the README starts it, in the background
         serve.removesuffix("&").replace("8765", port).split(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -115,16 +107,7 @@ def test_the_readme_adaptation_works_as_pasted(tmp_path):
     try:
         assert server.stdout is not None
         assert server.stdout.readline().strip().endswith(port)
-        script = "set -euo pipefail\n" + "\n".join(rest) + "\n"
-        done = subprocess.run(
-            [shutil.which("bash") or "/bin/bash", "-c", script],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        done = shell("set -euo pipefail\n" + "\n".join(rest) + "\n", tmp_path)
     finally:
         server.terminate()
         server.wait(timeout=10)

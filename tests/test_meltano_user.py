@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from tap_commerce_sandbox import Sandbox
 
 from pipeline.meltano import MELTANO, MeltanoError, installed
 from tests import warehouse
-from tests.harness import REPO
+from tests.harness import REPO, free_port
 from tests.meltano_project import clean_environment
 
 SECTION = "## Use it in your Meltano project"
@@ -32,12 +31,6 @@ def readme_commands() -> list[str]:
     section = readme[readme.index(SECTION) :]
     (block,) = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)[:1]
     return block.strip().splitlines()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def checkout_refs(root: Path, wheel: Path) -> Path:
