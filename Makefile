@@ -15,7 +15,8 @@ PLUGINS := .meltano/.installed
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,pipeline]' -e ./sandbox
+	$(BIN)/python -m pip install --quiet -e '.[test,pipeline]'
+	$(BIN)/python -m pip install --quiet -e ./sandbox  # after the tap: an older tap's install may have held its script
 	touch $(STAMP)
 
 $(MELTANO):
@@ -60,7 +61,8 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 $(BENCH_STAMP): pyproject.toml sandbox/pyproject.toml benchmarks/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -e ./sandbox -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ./sandbox
 	touch $(BENCH_STAMP)
 
 .PHONY: bench
