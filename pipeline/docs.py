@@ -17,15 +17,19 @@ HEADER = (
 )
 
 
-def settings_reference() -> str:
-    """The text of ``docs/settings.md``."""
-    about = subprocess.run(
-        [sys.executable, "-m", "tap_commerce", "--about", "--format", "markdown"],
+def about(output_format: str) -> str:
+    """``tap-commerce --about --format <output_format>``, run by this interpreter."""
+    return subprocess.run(  # noqa: S603 - this interpreter and the tap's own module
+        [sys.executable, "-m", "tap_commerce", "--about", "--format", output_format],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    return HEADER + about.strip() + "\n"
+
+
+def settings_reference() -> str:
+    """The text of ``docs/settings.md``."""
+    return HEADER + about("markdown").strip() + "\n"
 
 
 def main() -> int:

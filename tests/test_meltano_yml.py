@@ -4,12 +4,10 @@ capabilities --about reports, one plugin per API, lock files current."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import yaml
 
-from pipeline import plugins
+from pipeline import docs, plugins
 from tap_commerce.settings import API_IDS, CONFIG_SCHEMA, SECRET_SETTINGS
 from tests.harness import REPO
 
@@ -119,18 +117,8 @@ def test_plugins_are_installed_with_bytecode() -> None:
         )
 
 
-def _about() -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "tap_commerce", "--about", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
-
-
 def test_capabilities_and_settings_are_exactly_what_the_tap_reports() -> None:
-    about = _about()
+    about = json.loads(docs.about("json"))
     declared = plugins.definition("extractors", "tap-commerce")
     assert sorted(declared["capabilities"]) == sorted(about["capabilities"])
     names = {s["name"] for s in declared["settings"]}

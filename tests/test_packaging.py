@@ -17,6 +17,7 @@ else:  # pragma: no cover - Python 3.10
 
 from tap_commerce_sandbox import Sandbox
 
+from pipeline import docs
 from tests.harness import REPO
 
 SCHEMA_COUNT = 27
@@ -137,13 +138,7 @@ def metadata_version() -> str:
 
 def test_the_version_is_one_literal_that_the_tap_and_the_changelog_agree_on() -> None:
     version = metadata_version()
-    about = subprocess.run(
-        [sys.executable, "-m", "tap_commerce", "--about", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(about.stdout)["version"] == version
+    assert json.loads(docs.about("json"))["version"] == version
     changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
     released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, re.MULTILINE)
     assert released[0] == version  # the newest release entry is this version

@@ -626,20 +626,26 @@ def test_tokens_are_renewed_before_they_expire(sb, service):
     assert len(tokens) - 1 - len(refused) >= 2, (len(tokens), len(refused))
 
 
+def revoke_tokens_at(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, check: int) -> None:
+    """Expire every token issued so far when the API checks a token for the ``check``-th
+    time (the ``check``-th page of the run)."""
+    valid = sb.variants.tokens.valid
+    calls = itertools.count(1)
+
+    def revoking(token: str) -> bool:
+        if next(calls) == check:
+            sb.expire_tokens()
+        return valid(token)
+
+    monkeypatch.setattr(sb.variants.tokens, "valid", revoking)
+
+
 @pytest.mark.parametrize("service", OAUTH)
 def test_a_token_revoked_mid_run_is_renewed_once_on_the_401(sb, monkeypatch, service):
     cfg = config(sb, service, page_size=20)
     catalog = discover(config(sb, service))
     sb.reset_stats()
-    valid = sb.variants.tokens.valid
-    calls = itertools.count(1)
-
-    def revoke_at_the_third_page(token: str) -> bool:
-        if next(calls) == 3:
-            sb.expire_tokens()
-        return valid(token)
-
-    monkeypatch.setattr(sb.variants.tokens, "valid", revoke_at_the_third_page)
+    revoke_tokens_at(sb, monkeypatch, 3)
     out = run(cfg, catalog=catalog)
     assert_exact(sb, service, out)
     statuses = [r.status for r in sent_to(sb, service, "orders")]
@@ -686,15 +692,7 @@ def test_no_secret_reaches_the_output_at_debug(sb, exchanges, monkeypatch, servi
     cfg = config(sb, service, page_size=20)
     sb.set_faults(schedule={2: "500", 3: "drop", 5: "429"}, apis="variants")
     if service in OAUTH:
-        valid = sb.variants.tokens.valid
-        calls = itertools.count(1)
-
-        def revoke_at_the_second_page(token: str) -> bool:
-            if next(calls) == 2:
-                sb.expire_tokens()
-            return valid(token)
-
-        monkeypatch.setattr(sb.variants.tokens, "valid", revoke_at_the_second_page)
+        revoke_tokens_at(sb, monkeypatch, 2)
     result = run_cli([], config=cfg, tmp_path=tmp_path, env=DEBUG)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| DEBUG" in result.stderr  # the level really was DEBUG
