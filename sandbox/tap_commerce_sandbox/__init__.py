@@ -13,12 +13,21 @@ One process, one loopback port, every API under its own path prefix::
         sb.set_foreign_next_url()         # storefront nextPageUrl on another origin
         print(sb.stats())
 
-Run it from a shell with ``python -m tap_commerce_sandbox serve`` (see :mod:`.cli`).
+Many stores, each its own sandbox on its own port (see :mod:`.stores`)::
+
+    from tap_commerce_sandbox import Stores
+
+    with Stores(["north", "south"]) as stores:
+        config = stores.config("north", "shop")
+
+Run it from a shell with ``python -m tap_commerce_sandbox serve`` (or ``stores
+STORES_FILE``; see :mod:`.cli`).
 """
 
 from .data import APIS
 from .faults import KINDS as FAULT_KINDS
 from .sandbox import BASE_PATHS, DEFAULT_CREDENTIALS, TOKEN_PATH, Sandbox, write_config_files
+from .stores import Stores
 
 __all__ = [
     "APIS",
@@ -27,5 +36,6 @@ __all__ = [
     "FAULT_KINDS",
     "TOKEN_PATH",
     "Sandbox",
+    "Stores",
     "write_config_files",
 ]

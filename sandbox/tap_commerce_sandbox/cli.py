@@ -2,6 +2,8 @@
 
 serve          run the sandbox until SIGINT/SIGTERM, printing its URL
 write-configs  write <api>.json tap configs (and/or a Meltano .env) for a sandbox at --url
+stores         run one sandbox per store of a stores file, each on its own port, and write
+               the variables its env sections name to --env-file
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .sandbox import (
     write_config_files,
     write_env_file,
 )
+from .stores import Stores, read_stores_file, served_entries, write_dotenv
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -166,6 +169,27 @@ def _parser() -> argparse.ArgumentParser:
     write.add_argument("--url", required=True, help="the sandbox URL, e.g. http://127.0.0.1:8765")
     write.add_argument("directory", nargs="?", help="where to write <api>.json")
     write.add_argument("--env", metavar="FILE", help="also merge them into a dotenv FILE")
+
+    stores = commands.add_parser(
+        "stores", help="run one sandbox per store of a stores file, each on its own port"
+    )
+    stores.add_argument("stores_file", metavar="STORES_FILE", help="the stores file (YAML)")
+    stores.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="write the variables the stores' env sections name to this dotenv FILE "
+        "(created or overwritten)",
+    )
+    stores.add_argument("--rate-limits", action="store_true", help="enforce each API's rate limit")
+    stores.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply rate-limit windows, cool-downs and Retry-After by this",
+    )
+    stores.add_argument("--scale", type=float, default=1.0)
+    stores.add_argument("--anchor", help="the data's 'present' as YYYY-MM-DD (default: today UTC)")
+    stores.add_argument("--host", default="127.0.0.1")
     return parser
 
 
@@ -234,6 +258,46 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stores(args: argparse.Namespace) -> int:
+    """One sandbox per store name of the stores file, until SIGINT/SIGTERM."""
+    entries = served_entries(read_stores_file(args.stores_file))
+    if not entries:
+        msg = f"{args.stores_file}: no store names a built-in api ({', '.join(APIS)})"
+        raise ValueError(msg)
+    stores = Stores(
+        dict.fromkeys(entry.name for entry in entries),
+        scale=args.scale,
+        anchor=args.anchor,
+        rate_limits=args.rate_limits,
+        time_scale=args.time_scale,
+        host=args.host,
+    )
+    stores.start()
+    try:
+        variables = stores.env(entries)  # the base URLs need the ports: after starting
+        stop = threading.Event()
+        previous = {
+            signum: signal.signal(signum, lambda *_: stop.set())
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            width = max(map(len, stores.names))
+            for name, url in stores.urls().items():
+                print(f"{name:<{width}}  {url}", flush=True)
+            if args.env_file:
+                path = write_dotenv(variables, args.env_file)
+                print(f"wrote {len(variables)} variables to {path}", flush=True)
+            print("serving; stop with Ctrl-C", file=sys.stderr, flush=True)
+            while not stop.wait(0.5):  # a timed wait keeps signals responsive
+                pass
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    finally:
+        stores.stop()
+    return 0
+
+
 def offline_configs(url: str) -> dict[str, dict[str, Any]]:
     """The configs a sandbox at ``url`` with default credentials and no rate limits has."""
     return {api: tap_config(api, url, DEFAULT_CREDENTIALS[api]) for api in APIS}
@@ -272,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "stores":
+            return _stores(args)
         return _write_configs(args)
     except (ValueError, OSError) as exc:
         print(f"tap-commerce-sandbox: {exc}", file=sys.stderr)
