@@ -32,6 +32,8 @@ from tap_commerce.parents import ParentSide
 from tap_commerce.progress import Progress
 from tap_commerce.request import RequestBuilder
 from tap_commerce.selector import MismatchError, Selector, detect_selector
+from tap_commerce.settings import STORE_FIELD
+from tap_commerce.store import keyed_by_store, with_store
 from tap_commerce.transport import (
     RETRYABLE_STATUSES,
     InvalidBodyError,
@@ -50,6 +52,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record, RequestFunc
+    from singer_sdk.singerlib import Catalog
 
     from tap_commerce.definition import Resource
     from tap_commerce.pagination import Paginator
@@ -90,8 +93,12 @@ class CommerceStream(ParentSide):
         """
         resource = self.resource
         self.run = run
+        #: the ``store`` setting: added to every record, and first in every key
+        self._store = run.store
+        if self._store is not None:
+            schema = with_store(schema, resource.name, declared=not inferred)
         super().__init__(tap, name=resource.name, schema=schema, path=resource.path.source)
-        self.primary_keys = resource.key_properties
+        self.primary_keys = keyed_by_store(resource.key_properties, self._store)
         self.replication_key = resource.replication_key
         self.selected_by_default = resource.selected
         self.inferred_schema = inferred
@@ -337,7 +344,12 @@ class CommerceStream(ParentSide):
         keys = self._keys
         tree = self._datetime_tree
         bad: list[str] = []
+        store = self._store
         for record in records:
+            if store is not None:
+                if STORE_FIELD in record:
+                    self._own_store_field(record, response)
+                record[STORE_FIELD] = store
             for key in keys:
                 if record.get(key) is None:
                     self._missing_key(record, key, response)
@@ -350,6 +362,26 @@ class CommerceStream(ParentSide):
             self._prefetch_children(records, self._pages_read)
         self._pages_read += 1
         return iter(records)
+
+    def _own_store_field(self, record: Record, response: requests.Response) -> None:
+        """A record with a ``store`` field of its own: the setting would overwrite it."""
+        where = self.run.transport.where(response.request)
+        msg = (
+            f"stream '{self.name}': {where} returned a record with a field '{STORE_FIELD}' of "
+            f"its own ({record[STORE_FIELD]!r}), which setting 'store' would overwrite"
+        )
+        raise BadResponseError(msg)
+
+    @override
+    def apply_catalog(self, catalog: Catalog) -> None:
+        """singer-sdk's, then the store first in the key again: a catalog discovered
+        without the ``store`` setting does not have it (the SCHEMA sent is the stream's,
+        which has the field).
+        """
+        super().apply_catalog(catalog)
+        if self._store is not None:
+            keys = [k for k in self.primary_keys or () if k != STORE_FIELD]
+            self.primary_keys = keyed_by_store(keys, self._store)
 
     def _missing_key(self, record: Record, key: str, response: requests.Response) -> None:
         """A record without its key cannot be merged or told apart: stop, naming it."""

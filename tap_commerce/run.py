@@ -48,6 +48,8 @@ class RunContext:
         self._settings: Settings | None = None
         self._transport: Transport | None = None
         self._fanout: FanOut | None = None
+        #: the ``store`` setting, known before the rest validates (it shapes discovery)
+        self.store: str | None = None
         self._auths: dict[int, AuthBase | None] = {}
         self._lock = threading.Lock()
 

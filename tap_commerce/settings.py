@@ -33,6 +33,9 @@ CHILD_SYNC_MODES = ("all", "changed")
 UNKNOWN_FIELDS_MODES = ("drop", "keep")
 DEFAULT_MAX_CONCURRENCY = 16
 DEFAULT_SCHEMA_SAMPLE_SIZE = 100
+#: the field the ``store`` setting adds to every record, first in every key
+STORE_FIELD = "store"
+STORE_MAX_LENGTH = 200
 
 
 class ConfigError(ValueError):
@@ -214,6 +217,15 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "User-Agent header. Default tap-commerce/<version>.",
         title="User agent",
     ),
+    _property(
+        "store",
+        th.StringType,
+        "The store's name, for many stores of one API in the same tables: every record "
+        "carries it in a `store` field, declared in every schema and first in every "
+        "stream's key. Unset, records are as the API sent them. Needs "
+        "emit_activate_version_messages false.",
+        title="Store",
+    ),
 ).to_dict()
 
 OWN_SETTINGS = frozenset(CONFIG_SCHEMA["properties"])
@@ -247,6 +259,8 @@ class Settings:
     token_url: str | None = None
     oauth_scopes: str | None = None
     schema_sample_size: int = DEFAULT_SCHEMA_SAMPLE_SIZE
+    #: the `store` setting (None: unset)
+    store: str | None = None
 
 
 def check_api(config: Mapping[str, t.Any]) -> str | None:
@@ -264,6 +278,35 @@ def check_api(config: Mapping[str, t.Any]) -> str | None:
         msg = f"setting 'api' is {api!r}: must be one of {allowed}"
         raise ConfigError(msg)
     return t.cast("str", api)
+
+
+def check_store(config: Mapping[str, t.Any]) -> str | None:
+    """The ``store`` setting (None when unset), or a ConfigError.
+
+    With a store, ``emit_activate_version_messages`` is refused: a loader's ACTIVATE_VERSION
+    retires every row of the table that the run did not send, and with many stores in one
+    table those are the other stores' rows.
+    """
+    store = config.get("store")
+    if store is None or store == "":
+        return None
+    if not isinstance(store, str):
+        msg = "setting 'store' must be a string: the store's name"
+        raise ConfigError(msg)
+    if not store.strip() or store != store.strip():
+        msg = "setting 'store' must be a name without leading or trailing spaces"
+        raise ConfigError(msg)
+    if any(not c.isprintable() for c in store) or len(store) > STORE_MAX_LENGTH:
+        msg = f"setting 'store' must be printable and at most {STORE_MAX_LENGTH} characters"
+        raise ConfigError(msg)
+    if _boolean(config, "emit_activate_version_messages"):
+        msg = (
+            "setting 'emit_activate_version_messages' must be false with setting 'store': a "
+            "loader's ACTIVATE_VERSION retires every row its run did not send, and the other "
+            "stores' rows share the table"
+        )
+        raise ConfigError(msg)
+    return store
 
 
 def resolve(
@@ -363,6 +406,15 @@ def resolve(
         and not isinstance(value, bool)
         and value
     )
+    store = check_store(config)
+    replaced = [r.name for r in bound.resources if r.write_disposition == "replace"]
+    if store is not None and replaced:
+        msg = (
+            f"setting 'store': stream '{replaced[0]}' has write_disposition 'replace', whose "
+            "ACTIVATE_VERSION would retire the other stores' rows of its table; give it "
+            "'merge' (a key) or 'append'"
+        )
+        raise ConfigError(msg)
     lookback = config.get("lookback_window")
     settings = Settings(
         api=api,
@@ -390,6 +442,7 @@ def resolve(
         token_url=token_url,
         oauth_scopes=scopes,
         schema_sample_size=_integer(config, "schema_sample_size", 1, DEFAULT_SCHEMA_SAMPLE_SIZE),
+        store=store,
     )
     return settings, bound
 

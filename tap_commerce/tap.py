@@ -51,8 +51,10 @@ from tap_commerce.settings import (
     ConfigError,
     Settings,
     check_api,
+    check_store,
     resolve,
 )
+from tap_commerce.store import add_to_catalog
 from tap_commerce.transport import Transport, describe_response, network_reason
 
 if sys.version_info >= (3, 12):
@@ -64,6 +66,7 @@ if t.TYPE_CHECKING:
     from types import TracebackType
 
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.singerlib import Catalog
     from typing_extensions import Self
 
     from tap_commerce.definition import Definition, Resource
@@ -214,6 +217,11 @@ class TapCommerce(Tap):
         ``definition``.
         """
         try:
+            # the store shapes every schema and key, discovery included: checked first
+            self.run.store = check_store(self._config)
+        except ConfigError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from None
+        try:
             chosen = self.definition or load_definition(self._config)
             self.run.definition = chosen
             settings, bound = resolve(self._config, chosen, VERSION)
@@ -239,6 +247,20 @@ class TapCommerce(Tap):
             raise ConfigValidationError(errors[0], errors=errors[:1])
         self._start_run(settings, bound)
         return errors
+
+    @property
+    @override
+    def input_catalog(self) -> Catalog | None:
+        """singer-sdk's, with the store in every stream's schema and key when the
+        ``store`` setting is set (`tap_commerce.store.add_to_catalog`).
+        """
+        catalog = super().input_catalog
+        if catalog is not None and self.run.store is not None and not self._store_added:
+            add_to_catalog(catalog, self.run.store)
+            self._store_added = True
+        return catalog
+
+    _store_added = False
 
     def _start_run(self, settings: Settings, bound: Definition) -> None:
         run = self.run
