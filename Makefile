@@ -10,12 +10,12 @@ MELTANO := $(MELTANO_VENV)/bin/meltano
 MELTANO_VERSION := 4.4.1
 PLUGINS := .meltano/.installed
 
-.PHONY: demo demo-stop psql check test
+.PHONY: demo demo-stop psql dagster check test
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,pipeline]'
+	$(BIN)/python -m pip install --quiet -e '.[test,pipeline,orchestrate]'
 	$(BIN)/python -m pip install --quiet -e ./sandbox  # after the tap: an older tap's install may have held its script
 	touch $(STAMP)
 
@@ -40,6 +40,13 @@ demo: $(STAMP) $(PLUGINS)
 demo-stop: $(STAMP)
 	$(BIN)/python -m pipeline.postgres stop --dir demo/postgres
 
+# Many stores on Dagster against the sandbox: `dagster dev` on orchestrate/'s definitions,
+# a sandbox server per store of orchestrate/stores.example.yml (or STORES=file), the
+# demo's PostgreSQL (docs/many-stores.md). Ctrl-C stops it.
+STORES ?= orchestrate/stores.example.yml
+dagster: $(STAMP) $(PLUGINS)
+	$(BIN)/python -m pipeline.dagster_dev --stores $(STORES)
+
 # psql on the demo's warehouse (starts the server if it is not running).
 psql: $(STAMP)
 	$(BIN)/python -m pipeline.postgres psql --dir demo/postgres
@@ -51,7 +58,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 test: check $(PLUGINS)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 # The benchmark (benchmarks/README.md): tap-commerce side by side with dlt and a plain
 # singer-sdk tap, against the sandbox. Its own venv: the project plus benchmarks/requirements.txt.
