@@ -137,6 +137,9 @@ def store_asset(store: Store, stores: Stores) -> dg.AssetsDefinition:
                 command=wrapped,
                 env=env,
                 cwd=meltano.project_dir,
+                # Meltano gets none of the other stores' variables: not even blank, since
+                # it reads the whole environment for each setting of each plugin
+                extras={"unset": sorted(foreign)},
             )
         except DagsterPipesExecutionError as exc:
             msg = f"{store.where}: `python -m orchestrate.meltano_run` failed ({exc})"

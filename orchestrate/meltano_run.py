@@ -1,8 +1,10 @@
 """``python -m orchestrate.meltano_run MELTANO ARGS…``: one `meltano run` of a store, as the
 external process of a Dagster Pipes session.
 
-It runs Meltano, passes every line of its output through to its own stderr (Dagster keeps
-it in the step's logs), and reports to Dagster, in one Pipes message: Meltano's exit code,
+It runs Meltano in an environment without the other stores' variables (the asset names
+them in the Pipes extra ``unset``) or Dagster's own, passes every line of Meltano's output
+through to its own stderr (Dagster keeps it in the step's logs), and reports to Dagster,
+in one Pipes message: Meltano's exit code,
 the records the tap sent per stream (its ``record_count`` metrics) and, on a failure, the
 one line that says why: the tap's or the loader's last error line (the tap's own one-line
 errors name the setting, stream or URL at fault), else Meltano's; and the CPU seconds of
@@ -14,6 +16,7 @@ Meltano ran, whatever the result: the asset decides from the message
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import signal
@@ -69,12 +72,19 @@ def _metric(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def run(command: Sequence[str], extractor: str, loader: str) -> dict[str, Any]:
-    """Run Meltano, echoing its output to stderr; what to report."""
+def run(
+    command: Sequence[str], extractor: str, loader: str, *, unset: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Run Meltano, echoing its output to stderr, without the variables ``unset`` or
+    Dagster's own; what to report.
+    """
+    dropped = set(unset)
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("DAGSTER_")}
     kept: list[str] = []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with subprocess.Popen(  # noqa: S603 - the command the asset built
         list(command),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -125,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     extractor, loader, command = args[0], args[1], args[3:]
     with open_dagster_pipes() as pipes:
         try:
-            outcome = run(command, extractor, loader)
+            unset = pipes.get_extra("unset") if "unset" in pipes.extras else []
+            outcome = run(command, extractor, loader, unset=unset)
         except OSError as exc:
             outcome = {"exit_code": 127, "records": {}, "error": f"cannot run {command[0]}: {exc}"}
         pipes.report_custom_message(outcome)

@@ -1093,3 +1093,16 @@ def test_main_usage(argv, capsys):
     assert capsys.readouterr().err == (
         "usage: python -m orchestrate.meltano_run EXTRACTOR LOADER -- MELTANO ARGS\n"
     )
+
+
+def test_run_gives_meltano_neither_the_unset_variables_nor_dagsters(monkeypatch, capsys):
+    monkeypatch.setenv("SHOP_SOUTH_API_KEY", "")
+    monkeypatch.setenv("DAGSTER_PIPES_CONTEXT", "a-context")
+    monkeypatch.setenv("SHOP_NORTH_API_KEY", "fake-north-key")
+    script = (
+        "import os, sys\n"
+        "names = ('SHOP_SOUTH_API_KEY', 'DAGSTER_PIPES_CONTEXT', 'SHOP_NORTH_API_KEY')\n"
+        "sys.stdout.write(' '.join(n for n in names if n in os.environ) + '\\n')\n"
+    )
+    meltano_run.run([sys.executable, "-c", script], TAP, TARGET, unset=["SHOP_SOUTH_API_KEY"])
+    assert capsys.readouterr().err == "SHOP_NORTH_API_KEY\n"
