@@ -156,6 +156,8 @@ def store_asset(store: Store, stores: Stores) -> dg.AssetsDefinition:
                 "state_id": meltano.state_id(store, stores.loader),
                 "records": sum(records.values()),
                 "records_by_stream": dg.MetadataValue.json(records),
+                "requests": outcome.get("requests"),
+                "responses_429": outcome.get("responses_429"),
                 "cpu_seconds": outcome.get("cpu_seconds"),
                 "peak_rss_mb": outcome.get("peak_rss_mb"),
                 "seconds": round(time.monotonic() - started, 3),

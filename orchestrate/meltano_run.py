@@ -1,15 +1,19 @@
-"""``python -m orchestrate.meltano_run MELTANO ARGS…``: one `meltano run` of a store, as the
-external process of a Dagster Pipes session.
+"""``python -m orchestrate.meltano_run EXTRACTOR LOADER -- MELTANO ARGS…``: one `meltano
+run` of a store, as the external process of a Dagster Pipes session.
 
 It runs Meltano in an environment without the other stores' variables (the asset names
-them in the Pipes extra ``unset``) or Dagster's own, passes every line of Meltano's output
-through to its own stderr (Dagster keeps it in the step's logs), and reports to Dagster,
-in one Pipes message: Meltano's exit code,
-the records the tap sent per stream (its ``record_count`` metrics) and, on a failure, the
-one line that says why: the tap's or the loader's last error line (the tap's own one-line
-errors name the setting, stream or URL at fault), else Meltano's; and the CPU seconds of
-Meltano and its processes, with the peak memory of the largest of them. It exits 0 whenever
-Meltano ran, whatever the result: the asset decides from the message
+them in the Pipes extra ``unset``) or Dagster's own, and passes every line of Meltano's
+output through to its own stderr (Dagster keeps it in the step's logs). Then it reports
+to Dagster, in one Pipes message:
+
+- Meltano's exit code;
+- the records the tap sent per stream, and its requests and 429s (tap-commerce's summary
+  line of each stream, else the tap's ``record_count`` metrics);
+- on a failure, the one line that says why: the tap's or the loader's last error line (the
+  tap's own one-line errors name the setting, stream or URL at fault), else Meltano's;
+- the CPU seconds of Meltano and its processes, and the peak memory of the largest.
+
+It exits 0 whenever Meltano ran, whatever the result: the asset decides from the message
 (`orchestrate.definitions`). Ctrl-C or Dagster's termination is passed on to Meltano.
 """
 
@@ -64,6 +68,32 @@ def summarise(lines: Iterable[str], extractor: str, loader: str) -> tuple[dict[s
     return dict(records), plugin_error or meltano_error
 
 
+#: tap-commerce's summary line of a stream (`tap_commerce.progress`)
+SUMMARY = re.compile(
+    r"^stream '(?P<stream>[^']+)': (?:done,|.+ after) (?P<records>[\d,]+) records?, "
+    r"(?P<requests>[\d,]+) requests?, [\d.,]+ s, (?P<limited>[\d,]+) 429s"
+)
+
+
+def stream_totals(lines: Iterable[str], extractor: str) -> dict[str, dict[str, int]]:
+    """Records, requests and 429s of each stream, from tap-commerce's summary lines
+    (one a stream, child streams included, whose ``record_count`` metrics come per
+    parent and are not all at INFO).
+    """
+    totals: dict[str, dict[str, int]] = {}
+    for line in lines:
+        match = LINE.match(line.rstrip("\n"))
+        if match is None or match["source"] != extractor:
+            continue
+        summary = SUMMARY.match(match["message"].strip())
+        if summary is not None:
+            totals[summary["stream"]] = {
+                key: int(summary[key].replace(",", ""))
+                for key in ("records", "requests", "limited")
+            }
+    return totals
+
+
 def _metric(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -108,6 +138,8 @@ def run(
                 process.kill()
             raise
     records, error = summarise(kept, extractor, loader)
+    totals = stream_totals(kept, extractor)
+    records.update({stream: counts["records"] for stream, counts in totals.items()})
     if code != 0 and not error:
         error = f"meltano exited {code} without an error line"
     # Meltano and every process it waited for (discovery, the tap, the loader)
@@ -117,6 +149,8 @@ def run(
         "exit_code": code,
         "records": records,
         "error": error if code else "",
+        "requests": sum(counts["requests"] for counts in totals.values()),
+        "responses_429": sum(counts["limited"] for counts in totals.values()),
         "cpu_seconds": round(cpu, 3),
         # the largest of those processes (kB on Linux; of this process's children so far,
         # which in `main` are Meltano's alone)

@@ -969,6 +969,7 @@ def usage_checked(outcome: dict) -> dict:
     measurements (the fake Meltano is a Python process: some CPU, some memory)."""
     rest = dict(outcome)
     cpu, peak = rest.pop("cpu_seconds"), rest.pop("peak_rss_mb")
+    assert (rest.pop("requests"), rest.pop("responses_429")) == (0, 0)  # no summary lines
     assert 0 < cpu < 30
     assert 1 < peak < 1000
     return rest
@@ -1106,3 +1107,25 @@ def test_run_gives_meltano_neither_the_unset_variables_nor_dagsters(monkeypatch,
     )
     meltano_run.run([sys.executable, "-c", script], TAP, TARGET, unset=["SHOP_SOUTH_API_KEY"])
     assert capsys.readouterr().err == "SHOP_NORTH_API_KEY\n"
+
+
+def test_stream_totals_come_from_the_taps_summary_lines():
+    lines = [
+        *STARTED,
+        f"2026-12-02T23:05:59.1Z [info     ] {TAP} stream 'products': done, 1,200 records, 13 requests, 4.2 s, 0 429s\n",
+        f"2026-12-02T23:05:59.2Z [info     ] {TAP} stream 'products_images': done, 3 records, 1,200 requests, 9.0 s, 2 429s\n",
+        f"2026-12-02T23:05:59.3Z [info     ] {TAP} stream 'orders': stopped by an error after 12 records, 1 request, 0.1 s, 0 429s\n",
+        f"2026-12-02T23:05:59.4Z [info     ] {TARGET} stream 'x': done, 5 records, 1 request, 0.1 s, 0 429s\n",
+        f"2026-12-02T23:05:59.5Z [info     ] {TAP} stream 'pages': 40 records, 2 requests, 31 s\n",
+    ]
+    assert meltano_run.stream_totals(lines, TAP) == {
+        "products": {"records": 1200, "requests": 13, "limited": 0},
+        "products_images": {"records": 3, "requests": 1200, "limited": 2},
+        "orders": {"records": 12, "requests": 1, "limited": 0},
+    }
+    # the summary lines' counts replace the per-parent metrics of child streams
+    outcome = meltano_run.run(
+        fake_meltano([*lines, metric(TAP, "products_images", 1)], 0), TAP, TARGET
+    )
+    assert outcome["records"] == {"products": 1200, "products_images": 3, "orders": 12}
+    assert (outcome["requests"], outcome["responses_429"]) == (1214, 2)
