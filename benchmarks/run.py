@@ -1,11 +1,13 @@
 """tap-commerce's benchmark: throughput and memory, concurrency, pacing and request counts,
-side by side with dlt's ``rest_api_source`` and a plain singer-sdk tap, and the whole pipeline
-(``meltano run … target-postgres``) against dlt loading PostgreSQL. See README.md here.
+side by side with dlt's ``rest_api_source`` and a plain singer-sdk tap, the whole pipeline
+(``meltano run … target-postgres``) against dlt loading PostgreSQL, and many stores synced
+on Dagster. See README.md here.
 
     make bench                                  # sets up .venv-bench, then runs this
     .venv-bench/bin/python benchmarks/run.py    # the same, once the venv exists
     .venv-bench/bin/python benchmarks/run.py --quick --only a,d   # a smoke run
     .venv-bench/bin/python benchmarks/run.py --only e --out /tmp/e.md  # one part, elsewhere
+    .venv-bench/bin/python benchmarks/run.py --only a,b,c,d,e   # all but part (f)
 
 Every tool runs in its own subprocess against the sandbox (itself another process); wall
 time, CPU time and peak RSS come from ``os.wait4``. Results are printed and written to
@@ -144,6 +146,9 @@ def check_records(run: Run, expected: dict[str, int]) -> None:
 PLAIN_ROUNDS = 3
 #: syncs per API in part (c); the faster counts
 RATE_LIMIT_ROUNDS = 2
+#: part (c)'s time scale of the rate limits (and part (f)'s), full and --quick
+RATE_LIMIT_TIME_SCALE = 0.1
+RATE_LIMIT_TIME_SCALE_QUICK = 0.05
 
 
 def bench_large_stream(report: Report, work: Path, sizes: tuple[int, int], repeat: int = 3) -> None:
@@ -710,13 +715,34 @@ def bench_request_counts(report: Report, work: Path) -> None:
     report.section("(d) Requests vs the minimum", lines)
 
 
+# -- (f) many stores on Dagster -------------------------------------------------------------
+
+#: part (f): shop stores, syncs at once, each store's data (× the sandbox's default sizes),
+#: the rate limits' time scale (part (c)'s), and the scale of the per-API runs at default
+#: size (1: measured there, not extrapolated). See README.md, "(f) Many stores".
+MANY_STORES = {
+    "stores": 50,
+    "parallel": 5,
+    "scale": 0.2,
+    "time_scale": RATE_LIMIT_TIME_SCALE,
+    "default_scale": 1.0,
+}
+MANY_STORES_QUICK = {
+    "stores": 2,
+    "parallel": 2,
+    "scale": 0.05,
+    "time_scale": RATE_LIMIT_TIME_SCALE_QUICK,
+    "default_scale": 0.1,
+}
+
+
 # -- main -----------------------------------------------------------------------------------
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--only", default="a,b,c,d,e", help="comma-separated parts (default a,b,c,d,e)"
+        "--only", default="a,b,c,d,e,f", help="comma-separated parts (default a,b,c,d,e,f)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="small sizes: a smoke run, minutes shorter"
@@ -754,12 +780,20 @@ def main() -> int:
         if "c" in parts:
             if args.quick:
                 bench_rate_limits(
-                    report, work, 0.05, ["storefront.orders=3000", "digital.orders=1000"], 0.05
+                    report,
+                    work,
+                    RATE_LIMIT_TIME_SCALE_QUICK,
+                    ["storefront.orders=3000", "digital.orders=1000"],
+                    0.05,
                 )
             else:
                 # about 20 s of requests per API at the allowed rate
                 bench_rate_limits(
-                    report, work, 0.1, ["storefront.orders=43500", "digital.orders=9700"], 0.35
+                    report,
+                    work,
+                    RATE_LIMIT_TIME_SCALE,
+                    ["storefront.orders=43500", "digital.orders=9700"],
+                    0.35,
                 )
         if "d" in parts:
             bench_request_counts(report, work)
@@ -775,6 +809,15 @@ def main() -> int:
                 shop_products=100 if args.quick else 2_000,
                 table=table,
                 rounds=1 if args.quick else 2,
+            )
+        if "f" in parts:
+            from stores_bench import bench_many_stores  # noqa: PLC0415
+
+            bench_many_stores(
+                report,
+                work,
+                table,
+                **(MANY_STORES_QUICK if args.quick else MANY_STORES),
             )
     finally:
         if args.keep:
