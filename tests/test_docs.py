@@ -82,22 +82,22 @@ def test_the_reference_documents_every_extension_key():
         assert f"`{key}`" in docs, key
 
 
-def test_the_readme_adaptation_works_as_pasted(tmp_path):
+def test_the_worked_adaptation_works_as_pasted(tmp_path):
     """The worked adaptation, pasted as written (only the sandbox's port changed): the
     sandbox command, the definition, the commands, and the schema it says --discover
     infers, which must be the one printed.
     """
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = "### Adapting a built-in to the service you have"
-    definition = blocks(readme, section, "yaml")[0]
-    commands = blocks(readme, section, "sh")[0].strip().splitlines()
-    shown = json.loads(blocks(readme, section, "json")[0])
+    page = (REPO / "docs" / "definitions.md").read_text(encoding="utf-8")
+    section = "## Adapting a built-in to the service you have"
+    definition = blocks(page, section, "yaml")[0]
+    commands = blocks(page, section, "sh")[0].strip().splitlines()
+    shown = json.loads(blocks(page, section, "json")[0])
     port = str(free_port())
     (tmp_path / "my-shop-like.yml").write_text(definition.replace("8765", port))
     serve, *rest = commands
     assert serve == "tap-commerce-sandbox serve --port 8765 &"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    server = subprocess.Popen(  # the sandbox, as the README starts it, in the background
+    server = subprocess.Popen(  # the sandbox, as the page starts it, in the background
         serve.removesuffix("&").replace("8765", port).split(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
