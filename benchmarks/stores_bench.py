@@ -267,9 +267,10 @@ class TreeMemory:
 # -- the sandbox of the stores -----------------------------------------------------------
 
 
-class StoresSandbox:
+class StoresSandbox(SandboxProcess):
     """``tap-commerce-sandbox stores FILE --rate-limits …`` in a process of its own (its CPU
-    is never counted against a run), each store driven through its own ``/_admin/``."""
+    is never counted against a run), each store driven through its own ``/_admin/``;
+    stopped as `SandboxProcess` is."""
 
     def __init__(self, folder: Path, stores_file: Path, *args: str) -> None:
         self.env_file = folder / "stores.env"
@@ -294,22 +295,6 @@ class StoresSandbox:
             self.stop()
             log = (folder / "stores-sandbox.log").read_text(errors="replace")
             raise RuntimeError(f"the stores' sandbox did not start: {log[-2000:]}")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
     def variables(self) -> dict[str, str]:
         """The env file the sandbox wrote (``NAME=value``, values quoted as JSON when they
