@@ -126,7 +126,7 @@ def store_asset(store: Store, stores: Stores) -> dg.AssetsDefinition:
         command = meltano.command(store, stores.loader)
         wrapped = [
             sys.executable, "-m", "orchestrate.meltano_run",
-            store.extractor, stores.loader, "--", *command,
+            store.extractor, "--", *command,
         ]  # fmt: skip
         started = time.monotonic()
         try:
@@ -151,6 +151,11 @@ def store_asset(store: Store, stores: Stores) -> dg.AssetsDefinition:
             msg = f"store '{store.name}' ({store.api}): {shown} failed: {error}"
             raise dg.Failure(description=msg, metadata={"command": shown})
         records: dict[str, int] = outcome.get("records") or {}
+        reruns: list[str] = outcome.get("reruns") or []
+        for why in reruns:
+            context.log.warning(
+                "store '%s' (%s): ran again at once: %s", store.name, store.api, why
+            )
         return dg.MaterializeResult(
             metadata={
                 "state_id": meltano.state_id(store, stores.loader),
@@ -158,6 +163,8 @@ def store_asset(store: Store, stores: Stores) -> dg.AssetsDefinition:
                 "records_by_stream": dg.MetadataValue.json(records),
                 "requests": outcome.get("requests"),
                 "responses_429": outcome.get("responses_429"),
+                # runs again after the loader lost a race to create a table
+                "reruns": len(reruns),
                 "cpu_seconds": outcome.get("cpu_seconds"),
                 "peak_rss_mb": outcome.get("peak_rss_mb"),
                 "seconds": round(time.monotonic() - started, 3),

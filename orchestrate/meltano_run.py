@@ -1,4 +1,4 @@
-"""``python -m orchestrate.meltano_run EXTRACTOR LOADER -- MELTANO ARGS…``: one `meltano
+"""``python -m orchestrate.meltano_run EXTRACTOR -- MELTANO ARGS…``: one `meltano
 run` of a store, as the external process of a Dagster Pipes session.
 
 It runs Meltano in an environment without the other stores' variables (the asset names
@@ -9,8 +9,9 @@ to Dagster, in one Pipes message:
 - Meltano's exit code;
 - the records the tap sent per stream, and its requests and 429s (tap-commerce's summary
   line of each stream, else the tap's ``record_count`` metrics);
-- on a failure, the one line that says why: the tap's or the loader's last error line (the
-  tap's own one-line errors name the setting, stream or URL at fault), else Meltano's;
+- on a failure, the one line that says why (`orchestrate.meltano_log.reason`): the tap's
+  or the loader's last error line (the tap's own one-line errors name the setting, stream
+  or URL at fault), else the exception ending a plugin's traceback, else Meltano's;
 - the CPU seconds of Meltano and its processes, and the peak memory of the largest.
 
 It exits 0 whenever Meltano ran, whatever the result: the asset decides from the message
@@ -19,9 +20,7 @@ It exits 0 whenever Meltano ran, whatever the result: the asset decides from the
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import resource
 import signal
 import subprocess
@@ -31,87 +30,63 @@ from typing import TYPE_CHECKING, Any
 
 from dagster_pipes import open_dagster_pipes
 
+from orchestrate.meltano_log import created_concurrently, stream_totals, summarise
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-#: Meltano 4's console line: time, [level], the plugin (or meltano), the message
-LINE = re.compile(r"^\S+\s+\[(?P<level>[a-z]+)\s*\]\s+(?P<source>\S+)\s(?P<message>.*)$")
-METRIC = "METRIC: "
-#: lines that say an error happened without saying which
-VAGUE = ("An unhandled error occurred", "Block run completed", "Run completed")
 STOP_SECONDS = 30
+#: runs again after a loader lost a race to create a table (`meltano_log.created_concurrently`)
+RERUNS = 3
 
 
-def summarise(lines: Iterable[str], extractor: str, loader: str) -> tuple[dict[str, int], str]:
-    """The records per stream the tap counted, and the last error line of the run (the
-    extractor's or the loader's first, else Meltano's), from Meltano's output.
-    """
-    records: Counter[str] = Counter()
-    plugin_error = meltano_error = ""
-    for line in lines:
-        match = LINE.match(line.rstrip("\n"))
-        if match is None:
-            continue
-        source, message = match["source"], match["message"].strip()
-        if source == extractor and message.startswith(METRIC):
-            metric = _metric(message[len(METRIC) :])
-            if metric.get("metric") == "record_count":
-                stream = str((metric.get("tags") or {}).get("stream", "?"))
-                records[stream] += int(metric.get("value") or 0)
-            continue
-        if match["level"] not in {"error", "critical"} or message.startswith(VAGUE):
-            continue
-        if source in {extractor, loader}:
-            plugin_error = f"{source}: {message}"
-        else:
-            meltano_error = message
-    return dict(records), plugin_error or meltano_error
-
-
-#: tap-commerce's summary line of a stream (`tap_commerce.progress`)
-SUMMARY = re.compile(
-    r"^stream '(?P<stream>[^']+)': (?:done,|.+ after) (?P<records>[\d,]+) records?, "
-    r"(?P<requests>[\d,]+) requests?, [\d.,]+ s, (?P<limited>[\d,]+) 429s"
-)
-
-
-def stream_totals(lines: Iterable[str], extractor: str) -> dict[str, dict[str, int]]:
-    """Records, requests and 429s of each stream, from tap-commerce's summary lines
-    (one a stream, child streams included, whose ``record_count`` metrics come per
-    parent and are not all at INFO).
-    """
-    totals: dict[str, dict[str, int]] = {}
-    for line in lines:
-        match = LINE.match(line.rstrip("\n"))
-        if match is None or match["source"] != extractor:
-            continue
-        summary = SUMMARY.match(match["message"].strip())
-        if summary is not None:
-            totals[summary["stream"]] = {
-                key: int(summary[key].replace(",", ""))
-                for key in ("records", "requests", "limited")
-            }
-    return totals
-
-
-def _metric(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def run(
-    command: Sequence[str], extractor: str, loader: str, *, unset: Iterable[str] = ()
-) -> dict[str, Any]:
+def run(command: Sequence[str], extractor: str, *, unset: Iterable[str] = ()) -> dict[str, Any]:
     """Run Meltano, echoing its output to stderr, without the variables ``unset`` or
-    Dagster's own; what to report.
+    Dagster's own; what to report. A run whose loader lost a race to create a schema,
+    table or column another store's loader was creating at the same moment is run again
+    at once (at most `RERUNS` times): the second finds it there, and resumes from the
+    state the first saved.
     """
     dropped = set(unset)
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("DAGSTER_")}
-    kept: list[str] = []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    records: Counter[str] = Counter()
+    requests = limited = 0
+    reruns: list[str] = []
+    while True:
+        code, lines = _meltano(command, env)
+        sent, error = summarise(lines, extractor)
+        totals = stream_totals(lines, extractor)
+        sent.update({stream: counts["records"] for stream, counts in totals.items()})
+        records.update(sent)
+        requests += sum(counts["requests"] for counts in totals.values())
+        limited += sum(counts["limited"] for counts in totals.values())
+        if code == 0 or len(reruns) >= RERUNS or not created_concurrently(error):
+            break
+        reruns.append(error)
+        sys.stderr.write(f"orchestrate: running again at once: {error}\n")
+    if code != 0 and not error:
+        error = f"meltano exited {code} without an error line"
+    # Meltano and every process it waited for (discovery, the tap, the loader)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    return {
+        "exit_code": code,
+        "records": dict(records),
+        "error": error if code else "",
+        "requests": requests,
+        "responses_429": limited,
+        "reruns": reruns,
+        "cpu_seconds": round(cpu, 3),
+        # the largest of those processes (kB on Linux; of this process's children so far,
+        # which in `main` are Meltano's alone)
+        "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6, 1),
+    }
+
+
+def _meltano(command: Sequence[str], env: dict[str, str]) -> tuple[int, list[str]]:
+    """Meltano's exit code and output lines, each passed through to stderr as it comes."""
+    kept: list[str] = []
     with subprocess.Popen(  # noqa: S603 - the command the asset built
         list(command),
         env=env,
@@ -129,7 +104,7 @@ def run(
             for line in stdout:
                 sys.stderr.write(line)
                 kept.append(line)
-            code = process.wait()
+            return process.wait(), kept
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
             try:
@@ -137,40 +112,19 @@ def run(
             except subprocess.TimeoutExpired:
                 process.kill()
             raise
-    records, error = summarise(kept, extractor, loader)
-    totals = stream_totals(kept, extractor)
-    records.update({stream: counts["records"] for stream, counts in totals.items()})
-    if code != 0 and not error:
-        error = f"meltano exited {code} without an error line"
-    # Meltano and every process it waited for (discovery, the tap, the loader)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
-    return {
-        "exit_code": code,
-        "records": records,
-        "error": error if code else "",
-        "requests": sum(counts["requests"] for counts in totals.values()),
-        "responses_429": sum(counts["limited"] for counts in totals.values()),
-        "cpu_seconds": round(cpu, 3),
-        # the largest of those processes (kB on Linux; of this process's children so far,
-        # which in `main` are Meltano's alone)
-        "peak_rss_mb": round(usage.ru_maxrss * 1024 / 1e6, 1),
-    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``EXTRACTOR LOADER -- MELTANO ARGS…``."""
+    """``EXTRACTOR -- MELTANO ARGS…``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 4 or args[2] != "--":  # noqa: PLR2004 - extractor, loader, --, command
-        sys.stderr.write(
-            "usage: python -m orchestrate.meltano_run EXTRACTOR LOADER -- MELTANO ARGS\n"
-        )
+    if len(args) < 3 or args[1] != "--":  # noqa: PLR2004 - extractor, --, command
+        sys.stderr.write("usage: python -m orchestrate.meltano_run EXTRACTOR -- MELTANO ARGS\n")
         return 2
-    extractor, loader, command = args[0], args[1], args[3:]
+    extractor, command = args[0], args[2:]
     with open_dagster_pipes() as pipes:
         try:
             unset = pipes.get_extra("unset") if "unset" in pipes.extras else []
-            outcome = run(command, extractor, loader, unset=unset)
+            outcome = run(command, extractor, unset=unset)
         except OSError as exc:
             outcome = {"exit_code": 127, "records": {}, "error": f"cannot run {command[0]}: {exc}"}
         pipes.report_custom_message(outcome)

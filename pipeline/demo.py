@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from psycopg import sql
 from tap_commerce_sandbox import Sandbox
 
-from pipeline.meltano import API_IDS, MeltanoError, installed, meltano, run_environment
+from pipeline.meltano import (
+    API_IDS,
+    MeltanoError,
+    installed,
+    meltano,
+    run_environment,
+    system_dir,
+)
 from pipeline.postgres import EmbeddedServer, Server, named_server, psql_path
 
 if TYPE_CHECKING:
@@ -224,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  PostgreSQL  {warehouse.redacted()}" + ("  (embedded)" if embedded else ""))
         print()
         env = run_environment(warehouse, extra=sandbox.meltano_env())
+        # the run files of this demo's own (another demo may run at the same time)
+        env["MELTANO_SYS_DIR_ROOT"] = str(system_dir(workdir / ".meltano"))
         before = snapshot(warehouse, API_IDS)
         started = time.monotonic()
         for api in API_IDS:

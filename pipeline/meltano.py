@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestrate.meltano_log import reason
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -70,7 +72,8 @@ def meltano(
     *args: str, cwd: Path = REPO, env: Mapping[str, str], timeout: float = 1800
 ) -> subprocess.CompletedProcess[str]:
     """Run ``meltano ARGS`` in the project ``cwd``; a failure raises `MeltanoError` whose
-    message names the command and quotes Meltano's last error line.
+    message names the command and quotes the line that says why (a plugin's error or
+    exception, else Meltano's; `orchestrate.meltano_log.reason`).
     """
     result = subprocess.run(  # noqa: S603 - the project's own Meltano, with the caller's arguments
         [str(MELTANO), *args],
@@ -84,10 +87,26 @@ def meltano(
     if result.returncode != 0:
         output = result.stdout + result.stderr
         lines = [line.strip() for line in output.splitlines() if line.strip()]
-        errors = [line for line in lines if "error" in line.lower()] or lines or ["no output"]
-        msg = f"`meltano {' '.join(args)}` exited {result.returncode}: {errors[-1]}"
+        why = reason(output.splitlines()) or (lines[-1] if lines else "no output")
+        msg = f"`meltano {' '.join(args)}` exited {result.returncode}: {why}"
         raise MeltanoError(msg, output)
     return result
+
+
+def system_dir(path: Path) -> Path:
+    """``path`` made a Meltano system directory (``MELTANO_SYS_DIR_ROOT``) of its own,
+    with links to the plugins installed in this repository's ``.meltano``.
+
+    Meltano writes a run's catalog and state files under its system directory, per
+    extractor rather than per run: two runs of one extractor in one project at once (two
+    demos, say) would otherwise read each other's catalog half-written.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for kind in ("extractors", "loaders"):
+        link = path / kind
+        if not link.exists():
+            link.symlink_to(PLUGINS / kind, target_is_directory=True)
+    return path
 
 
 def link_plugins(root: Path) -> None:

@@ -77,6 +77,10 @@ def test_demo_loads_everything_through_meltano_then_only_what_changed(tmp_path):
     }
     assert "Revenue per day" in first and "captured USD" in first
     assert "postgresql://postgres@/warehouse?host=" in first
+    # Meltano's run files are the demo's own: two demos at once never share a catalog
+    for api in API_IDS:
+        catalog = tmp_path / ".meltano" / "run" / f"tap-commerce-{api}" / "tap.properties.json"
+        assert json.loads(catalog.read_text())["streams"]
 
     second = run_demo(tmp_path)
     assert "run 2 (incremental, from Meltano's state)" in second

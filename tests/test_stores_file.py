@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from dagster_pipes import DagsterPipesWarning, PipesContext, encode_param
 
-from orchestrate import meltano_run
+from orchestrate import meltano_log, meltano_run
 from orchestrate.stores import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LOADER,
@@ -832,7 +832,7 @@ def test_usage_in_process(argv, capsys):
     assert capsys.readouterr() == ("", "usage: python -m orchestrate.stores STORES_FILE\n")
 
 
-# --- 5. meltano_run.summarise ----------------------------------------------------------------
+# --- 5. meltano_log.summarise ----------------------------------------------------------------
 
 TAP = "tap-commerce-orders"
 TARGET = "target-postgres"
@@ -886,7 +886,7 @@ def test_summarise_counts_records_per_stream():
         '2026-12-02T23:05:58.4Z [info     ] tap-commerce-orders METRIC: {"type":"counter","metric":"record_count","value":4}\n',
         "2026-12-02T23:06:01.000000Z [info     ] meltano      Block run completed.\n",
     ]
-    assert meltano_run.summarise(lines, TAP, TARGET) == (
+    assert meltano_log.summarise(lines, TAP) == (
         {"orders": 123, "order_items": 250, "refunds": 0, "?": 4},
         "",
     )
@@ -903,7 +903,7 @@ def test_summarise_takes_the_plugins_last_error():
         BLOCK,
         RUN_FAILED,
     ]
-    records, error = meltano_run.summarise(lines, TAP, TARGET)
+    records, error = meltano_log.summarise(lines, TAP)
     assert records == {"orders": 7}
     assert error == (
         "tap-commerce-orders: the orders API's token endpoint refused the client credentials "
@@ -922,7 +922,7 @@ def test_summarise_takes_the_loaders_error():
         "2026-12-02T23:06:00.2Z [error    ] target-postgres An unhandled error occurred\n",
         BLOCK,
     ]
-    _, error = meltano_run.summarise(lines, TAP, TARGET)
+    _, error = meltano_log.summarise(lines, TAP)
     assert error == (
         'target-postgres: psycopg2.OperationalError: connection to server at "db" failed'
     )
@@ -937,7 +937,7 @@ def test_summarise_falls_back_to_meltanos_error():
         ),
         BLOCK,
     ]
-    assert meltano_run.summarise(lines, "tap-x", TARGET) == (
+    assert meltano_log.summarise(lines, "tap-x") == (
         {},
         "Extractor 'tap-x' is not known to Meltano",
     )
@@ -945,8 +945,101 @@ def test_summarise_falls_back_to_meltanos_error():
 
 def test_summarise_without_error():
     lines = [*STARTED, metric(TAP, "orders", 1), UNHANDLED, BLOCK]
-    assert meltano_run.summarise(lines, TAP, TARGET) == ({"orders": 1}, "")
-    assert meltano_run.summarise([], TAP, TARGET) == ({}, "")
+    assert meltano_log.summarise(lines, TAP) == ({"orders": 1}, "")
+    assert meltano_log.summarise([], TAP) == ({}, "")
+
+
+def logged(source: str, text: str, level: str = "info") -> str:
+    """A line of a plugin as Meltano 4 prints it: the name padded to 12 characters."""
+    return f"2026-12-03T02:08:34.000001Z [{level:<9}] {source:<12} {text}\n"
+
+
+#: target-postgres losing the race to create a schema: its traceback comes at info
+RACE = [
+    logged(TARGET, "Traceback (most recent call last):"),
+    logged(
+        TARGET,
+        '  File "/venv/lib/python3.11/site-packages/sqlalchemy/engine/base.py", line 1967, in _exec_single_context',
+    ),
+    logged(TARGET, "    self.dialect.do_execute("),
+    logged(TARGET, 'psycopg.errors.DuplicateSchema: schema "shop" already exists'),
+    logged(TARGET, ""),
+    logged(TARGET, "The above exception was the direct cause of the following exception:"),
+    logged(TARGET, ""),
+    logged(TARGET, "Traceback (most recent call last):"),
+    logged(TARGET, '  File "/venv/bin/target-postgres", line 8, in <module>'),
+    logged(TARGET, "    sys.exit(TargetPostgres.cli())"),
+    logged(TARGET, "           ^^^^^^^^^^^^^^^^^^^^^^"),
+    logged(
+        TARGET,
+        'sqlalchemy.exc.ProgrammingError: (psycopg.errors.DuplicateSchema) schema "shop" '
+        "already exists",
+    ),
+    logged(TARGET, "[SQL: CREATE SCHEMA shop]"),
+    logged(TARGET, "(Background on this error at: https://sqlalche.me/e/20/f405)"),
+    logged("meltano", "Block run completed.", "error"),
+]
+RACE_REASON = (
+    "target-postgres: sqlalchemy.exc.ProgrammingError: (psycopg.errors.DuplicateSchema) "
+    'schema "shop" already exists'
+)
+
+
+def test_reason_is_the_exception_ending_a_plugins_last_traceback():
+    assert meltano_log.reason([*STARTED, *RACE]) == RACE_REASON
+    assert meltano_log.summarise([*STARTED, metric(TAP, "orders", 2), *RACE], TAP) == (
+        {"orders": 2},
+        RACE_REASON,
+    )
+
+
+def test_reason_prefers_a_plugins_error_line_to_its_traceback():
+    lines = [*STARTED, *RACE[:4], TAP_ERROR, BLOCK]
+    assert meltano_log.reason(lines).startswith("tap-commerce-orders: the orders API's token")
+
+
+def test_reason_reads_the_traceback_of_a_plugin_with_a_short_name():
+    lines = [
+        logged("tap-x", "Traceback (most recent call last):"),
+        logged("tap-x", '  File "x.py", line 1, in <module>'),
+        logged("tap-x", "    raise"),
+        logged("tap-x", "RuntimeError"),
+        logged("meltano", "Run invocation could not be completed as block failed", "error"),
+    ]
+    assert "tap-x  " in lines[0]  # padded
+    assert meltano_log.reason(lines) == "tap-x: RuntimeError"
+
+
+def test_reason_passes_over_a_traceback_without_its_exception_line():
+    lines = [
+        logged(TARGET, "Traceback (most recent call last):"),
+        logged(TARGET, '  File "x.py", line 1, in <module>'),
+        logged(TARGET, "(cut short)"),
+        logged("meltano", "Block run completed.", "error"),
+    ]
+    assert meltano_log.reason(lines) == ""
+
+
+#: how target-postgres's failures read, through SQLAlchemy
+SQL = "target-postgres: sqlalchemy.exc."
+
+
+@pytest.mark.parametrize(
+    ("why", "raced"),
+    [
+        (RACE_REASON, True),
+        (SQL + 'ProgrammingError: (psycopg.errors.DuplicateTable) relation "items" already exists', True),
+        (SQL + 'IntegrityError: (psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "pg_type_typname_nsp_index"', True),
+        (SQL + 'ProgrammingError: (psycopg.errors.DuplicateColumn) column "wrap" of relation "orders" already exists', True),
+        (SQL + 'IntegrityError: (psycopg.errors.UniqueViolation) duplicate key value violates unique constraint "orders_pkey"', False),
+        ('target-postgres: psycopg2.OperationalError: connection to server at "db" failed', False),
+        (TAP_ERROR, False),
+        ("", False),
+    ],
+    ids=["schema", "table", "type", "column", "a key", "connection", "tap", "none"],
+)  # fmt: skip
+def test_created_concurrently(why, raced):
+    assert meltano_log.created_concurrently(why) is raced
 
 
 # --- 6. meltano_run.run and main -------------------------------------------------------------
@@ -977,11 +1070,12 @@ def usage_checked(outcome: dict) -> dict:
 
 def test_run_failure(capsys):
     lines = [*STARTED, metric(TAP, "orders", 2), TAP_ERROR, UNHANDLED, BLOCK, RUN_FAILED]
-    outcome = meltano_run.run(fake_meltano(lines, 1), TAP, TARGET)
+    outcome = meltano_run.run(fake_meltano(lines, 1), TAP)
     assert usage_checked(outcome) == {
         "exit_code": 1,
         "records": {"orders": 2},
         "error": "tap-commerce-orders: " + TAP_ERROR.split(f"{TAP} ", 1)[1].rstrip("\n"),
+        "reruns": [],
     }
     # every line passed through to stderr
     assert sorted(capsys.readouterr().err.splitlines()) == sorted(
@@ -999,27 +1093,78 @@ def test_run_success():
         "2026-12-02T23:05:59.0Z [error    ] tap-commerce-orders a recovered error\n",
         "2026-12-02T23:06:01.000000Z [info     ] meltano      Block run completed.\n",
     ]
-    outcome = meltano_run.run(fake_meltano(lines, 0), TAP, TARGET)
+    outcome = meltano_run.run(fake_meltano(lines, 0), TAP)
     assert usage_checked(outcome) == {
         "exit_code": 0,
         "records": {"orders": 42, "order_items": 2},
         "error": "",
+        "reruns": [],
     }
 
 
 def test_run_failure_without_an_error_line():
-    outcome = meltano_run.run(fake_meltano([*STARTED], 3), TAP, TARGET)
+    outcome = meltano_run.run(fake_meltano([*STARTED], 3), TAP)
     assert usage_checked(outcome) == {
         "exit_code": 3,
         "records": {},
         "error": "meltano exited 3 without an error line",
+        "reruns": [],
     }
+
+
+def racing_meltano(lines: list[str], marker: Path, losses: int) -> list[str]:
+    """A command that, the first ``losses`` times it runs, prints ``lines`` then a loader
+    losing the race to create a schema and exits 1; after that prints ``lines`` and
+    exits 0 (``marker`` counts the runs)."""
+    script = (
+        "import pathlib, sys\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "runs = int(marker.read_text()) if marker.exists() else 0\n"
+        "marker.write_text(str(runs + 1))\n"
+        f"sys.stdout.write(''.join({lines!r}))\n"
+        f"if runs < {losses}:\n"
+        f"    sys.stdout.write(''.join({RACE!r}))\n"
+        "    sys.exit(1)\n"
+    )
+    return [sys.executable, "-c", script]
+
+
+def test_run_runs_again_at_once_after_losing_a_race_to_create_a_table(tmp_path, capsys):
+    marker = tmp_path / "runs"
+    lines = [*STARTED, metric(TAP, "orders", 3)]
+    outcome = meltano_run.run(racing_meltano(lines, marker, losses=2), TAP)
+    assert marker.read_text() == "3"
+    assert usage_checked(outcome) == {
+        "exit_code": 0,
+        "records": {"orders": 9},  # what the tap sent, every run
+        "error": "",
+        "reruns": [RACE_REASON, RACE_REASON],
+    }
+    assert capsys.readouterr().err.count(f"orchestrate: running again at once: {RACE_REASON}") == 2
+
+
+def test_run_gives_up_after_so_many_races(tmp_path):
+    marker = tmp_path / "runs"
+    outcome = meltano_run.run(racing_meltano(STARTED, marker, losses=99), TAP)
+    assert marker.read_text() == str(1 + meltano_run.RERUNS)
+    assert usage_checked(outcome) == {
+        "exit_code": 1,
+        "records": {},
+        "error": RACE_REASON,
+        "reruns": [RACE_REASON] * meltano_run.RERUNS,
+    }
+
+
+def test_run_does_not_run_again_after_another_failure(tmp_path):
+    outcome = meltano_run.run(fake_meltano([*STARTED, TAP_ERROR, BLOCK], 1), TAP)
+    assert outcome["exit_code"] == 1
+    assert outcome["reruns"] == []
 
 
 def test_run_closes_its_pipe():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        meltano_run.run(fake_meltano([*STARTED], 0), TAP, TARGET)
+        meltano_run.run(fake_meltano([*STARTED], 0), TAP)
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
@@ -1061,7 +1206,7 @@ def reported(messages: Path) -> list[dict]:
 
 def test_main_command_not_found(pipes, tmp_path):
     missing = str(tmp_path / "no-such-meltano")
-    assert meltano_run.main([TAP, TARGET, "--", missing, "run", TAP, TARGET]) == 0
+    assert meltano_run.main([TAP, "--", missing, "run", TAP, TARGET]) == 0
     (outcome,) = reported(pipes)
     assert outcome["exit_code"] == 127
     assert outcome["records"] == {}
@@ -1071,7 +1216,7 @@ def test_main_command_not_found(pipes, tmp_path):
 
 def test_main_reports_the_outcome(pipes):
     lines = [*STARTED, metric(TAP, "orders", 5), TAP_ERROR, BLOCK]
-    assert meltano_run.main([TAP, TARGET, "--", *fake_meltano(lines, 1)]) == 0
+    assert meltano_run.main([TAP, "--", *fake_meltano(lines, 1)]) == 0
     (outcome,) = reported(pipes)
     assert outcome["exit_code"] == 1
     assert outcome["records"] == {"orders": 5}
@@ -1080,19 +1225,19 @@ def test_main_reports_the_outcome(pipes):
 
 def test_main_outside_dagster_warns_and_returns_0(no_pipes_context, tmp_path):
     with pytest.warns(DagsterPipesWarning, match="not launched by a Dagster"):
-        code = meltano_run.main([TAP, TARGET, "--", str(tmp_path / "no-such-meltano"), "run"])
+        code = meltano_run.main([TAP, "--", str(tmp_path / "no-such-meltano"), "run"])
     assert code == 0
 
 
 @pytest.mark.parametrize(
     "argv",
-    [[], [TAP, TARGET], [TAP, TARGET, "--"], [TAP, TARGET, "meltano", "run"]],
+    [[], [TAP], [TAP, "--"], [TAP, "meltano", "run"]],
     ids=["none", "no command", "empty command", "no --"],
 )
 def test_main_usage(argv, capsys):
     assert meltano_run.main(argv) == 2
     assert capsys.readouterr().err == (
-        "usage: python -m orchestrate.meltano_run EXTRACTOR LOADER -- MELTANO ARGS\n"
+        "usage: python -m orchestrate.meltano_run EXTRACTOR -- MELTANO ARGS\n"
     )
 
 
@@ -1105,7 +1250,7 @@ def test_run_gives_meltano_neither_the_unset_variables_nor_dagsters(monkeypatch,
         "names = ('SHOP_SOUTH_API_KEY', 'DAGSTER_PIPES_CONTEXT', 'SHOP_NORTH_API_KEY')\n"
         "sys.stdout.write(' '.join(n for n in names if n in os.environ) + '\\n')\n"
     )
-    meltano_run.run([sys.executable, "-c", script], TAP, TARGET, unset=["SHOP_SOUTH_API_KEY"])
+    meltano_run.run([sys.executable, "-c", script], TAP, unset=["SHOP_SOUTH_API_KEY"])
     assert capsys.readouterr().err == "SHOP_NORTH_API_KEY\n"
 
 
@@ -1118,14 +1263,12 @@ def test_stream_totals_come_from_the_taps_summary_lines():
         f"2026-12-02T23:05:59.4Z [info     ] {TARGET} stream 'x': done, 5 records, 1 request, 0.1 s, 0 429s\n",
         f"2026-12-02T23:05:59.5Z [info     ] {TAP} stream 'pages': 40 records, 2 requests, 31 s\n",
     ]
-    assert meltano_run.stream_totals(lines, TAP) == {
+    assert meltano_log.stream_totals(lines, TAP) == {
         "products": {"records": 1200, "requests": 13, "limited": 0},
         "products_images": {"records": 3, "requests": 1200, "limited": 2},
         "orders": {"records": 12, "requests": 1, "limited": 0},
     }
     # the summary lines' counts replace the per-parent metrics of child streams
-    outcome = meltano_run.run(
-        fake_meltano([*lines, metric(TAP, "products_images", 1)], 0), TAP, TARGET
-    )
+    outcome = meltano_run.run(fake_meltano([*lines, metric(TAP, "products_images", 1)], 0), TAP)
     assert outcome["records"] == {"products": 1200, "products_images": 3, "orders": 12}
     assert (outcome["requests"], outcome["responses_429"]) == (1214, 2)
