@@ -583,6 +583,12 @@ def run_stores_job(
         "sandbox_cpu": sandbox_cpu,
         "load": (load_before, load_after),
         "retried": {n: s["retried"] for n, s in job["stores"].items() if s["retried"]},
+        # syncs the wrapper ran again at once: their loader lost the race to create a table
+        "reruns": {
+            name: int(job["stores"][name]["metadata"].get("reruns") or 0)
+            for name in names
+            if job["stores"][name]["metadata"].get("reruns")
+        },
         "plugin_errors": errors,
         "records_by_stream": {
             name: job["stores"][name]["metadata"].get("records_by_stream") for name in names
@@ -933,6 +939,18 @@ def report_many_stores(
             )
         ),
     ]
+    reruns = many["reruns"]
+    if reruns:
+        lines += [
+            "",
+            (
+                f"**Ran again at once**: {len(reruns)} of the {stores} syncs "
+                f"({sum(reruns.values())} runs) lost the race to create a table another "
+                "store's loader was creating at the same moment (target-postgres looks the "
+                "table up, then creates it), and `orchestrate.meltano_run` ran them again "
+                "at once, from the state the first run saved; their time is in the wall above."
+            ),
+        ]
     if retried:
         errors = many["plugin_errors"]
         race = any("already exists" in e or "pg_type_typname_nsp_index" in e for e in errors)
