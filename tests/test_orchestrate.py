@@ -33,6 +33,18 @@ from tests.test_e2e_postgres import after_incremental_run
 # one worker runs the whole module: its fixture is the 42 syncs every test reads
 pytestmark = pytest.mark.xdist_group("orchestrate")
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_worker(request):
+    """Under ``--dist loadgroup`` the group is in each test's id; without it the tests are
+    spread over the workers, each building the 42 syncs again (as pytest 9.2 does with
+    pytest-xdist 3.8, pytest-dev/pytest-xdist#1386). Checked before `world` is built."""
+    if getattr(request.config.option, "loadgroup", False):
+        ours = [i.nodeid for i in request.session.items if i.module is request.module]
+        loose = [nodeid for nodeid in ours if not nodeid.endswith("@orchestrate")]
+        assert not loose, f"--dist loadgroup did not group {loose[0]} with its module"
+
+
 NAMES = [f"store-{n:02d}" for n in range(1, 11)]
 APIS = ("payments", "orders")
 SECRETS = {"payments": ("api_key",), "orders": ("client_id", "client_secret")}
