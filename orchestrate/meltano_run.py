@@ -3,8 +3,9 @@ run` of a store, as the external process of a Dagster Pipes session.
 
 It runs Meltano in an environment without the other stores' variables (the asset names
 them in the Pipes extra ``unset``) or Dagster's own, and passes every line of Meltano's
-output through to its own stderr (Dagster keeps it in the step's logs). Then it reports
-to Dagster, in one Pipes message:
+output through to its own stderr (Dagster keeps it in the step's logs). A run whose loader
+lost the race to create a table (another store's first sync was creating it) is run again
+at once. Then it reports to Dagster, in one Pipes message:
 
 - Meltano's exit code;
 - the records the tap sent per stream, and its requests and 429s (tap-commerce's summary
@@ -12,6 +13,7 @@ to Dagster, in one Pipes message:
 - on a failure, the one line that says why (`orchestrate.meltano_log.reason`): the tap's
   or the loader's last error line (the tap's own one-line errors name the setting, stream
   or URL at fault), else the exception ending a plugin's traceback, else Meltano's;
+- why each run that was run again failed (``reruns``);
 - the CPU seconds of Meltano and its processes, and the peak memory of the largest.
 
 It exits 0 whenever Meltano ran, whatever the result: the asset decides from the message
