@@ -99,10 +99,12 @@ def meltano_yml() -> dict:
     return yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
 
 
-def project_copy(root: Path, env_file: Path, *, declare: tuple[str, ...] = ()) -> Path:
+def project_copy(
+    root: Path, env_file: Path | None = None, *, declare: tuple[str, ...] = ()
+) -> Path:
     """A Meltano project at ``root``: the repository's meltano.yml, its ``.meltano`` linking
     to the installed plugins (as tests/meltano_project.py makes one), and the sandbox's
-    ``--write-env`` file as its ``.env``.
+    ``--write-env`` file, if given, as its ``.env``.
 
     ``declare`` adds setting *declarations* (name and kind, no value) to target-postgres in
     this copy: Meltano 4.4 passes a loader only the settings its plugin definition declares,
@@ -124,7 +126,8 @@ def project_copy(root: Path, env_file: Path, *, declare: tuple[str, ...] = ()) -
     else:
         shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
     link_plugins(root)
-    shutil.copy(env_file, root / ".env")
+    if env_file is not None:
+        shutil.copy(env_file, root / ".env")
     return root
 
 

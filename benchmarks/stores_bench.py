@@ -22,7 +22,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -52,8 +51,6 @@ SAMPLE_SECONDS = 0.5
 #: retries of a failed sync (the stores file's default, without its 60 s delay): the first
 #: syncs of stores into an empty schema can race to create the same table (reported)
 RETRIES = 3
-#: an exception's last line in a plugin's output, as Meltano logs it
-_PLUGIN_ERROR = re.compile(r"\s(target-postgres|tap-commerce-\w+)\s+((?:[A-Za-z_]\w*\.)+\w+: .+)$")
 
 
 def store_names(count: int) -> list[str]:
@@ -313,17 +310,6 @@ class StoresSandbox(SandboxProcess):
 # -- the Meltano project, PostgreSQL -----------------------------------------------------
 
 
-def meltano_project(root: Path) -> Path:
-    """The repository's meltano.yml in a directory of its own, its ``.meltano`` linking to
-    the installed plugins (as tests/meltano_project.py makes one)."""
-    from pipeline.meltano import link_plugins  # noqa: PLC0415
-
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
-    link_plugins(root)
-    return root
-
-
 def upgrade_system_database(project: Path, env: dict[str, str]) -> None:
     """Meltano's tables, made once (as `make dagster` does): syncs that start together on a
     new system database would race to make them. Also warms Meltano's files."""
@@ -363,18 +349,6 @@ def single_table_counts(uri: str, schema: str, streams: list[str]) -> dict[str, 
         stream: sum(by_store.values())
         for stream, by_store in table_counts(uri, schema, streams).items()
     }
-
-
-def plugin_errors(path: Path, most: int = 3) -> list[str]:
-    """The distinct exceptions (``psycopg.errors.DuplicateTable: relation … already
-    exists``) the tap and the loader printed in a job's output, at most ``most``."""
-    found: dict[str, None] = {}
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            match = _PLUGIN_ERROR.search(line.rstrip())
-            if match:
-                found.setdefault(f"{match.group(1)}: {match.group(2)[:200]}")
-    return list(found)[:most]
 
 
 # -- the figures -------------------------------------------------------------------------
@@ -465,7 +439,7 @@ def run_stores_job(
     server: Any,
 ) -> dict[str, Any]:
     """The many-stores job, measured: returns what the figures need."""
-    from pipeline_bench import clean_environment  # noqa: PLC0415
+    from pipeline_bench import clean_environment, project_copy  # noqa: PLC0415
 
     from pipeline.meltano import MELTANO, run_environment  # noqa: PLC0415
 
@@ -474,7 +448,7 @@ def run_stores_job(
     path = stores_file(folder / "stores.yml", names, parallel)
     warehouse = server.with_database("f_stores").ensure_database()
     dagster_db = server.with_database("f_dagster").ensure_database()
-    project = meltano_project(folder / "project")
+    project = project_copy(folder / "project")
     home = folder / "dagster-home"
     home.mkdir(exist_ok=True)
     shutil.copy(ROOT / "orchestrate" / "dagster.yaml", home / "dagster.yaml")
@@ -521,13 +495,10 @@ def run_stores_job(
         logs = {name: sandbox.admin(name, "requests")["requests"] for name in names}
         stats = {name: sandbox.admin(name, "stats") for name in names}
     failed = {n: s for n, s in job["stores"].items() if s["status"] != "SUCCESS"}
-    errors = plugin_errors(run.stderr_path)
     if not job["success"] or failed:
+        # a step's failure quotes the plugin's error or exception (`orchestrate.meltano_log`)
         detail = "; ".join(f"{n}: {s['status']} {s['failure'] or ''}" for n, s in failed.items())
-        raise RuntimeError(
-            f"sync_{API} failed (see {run.stderr_path}): {detail}; the plugins' errors: "
-            + (" | ".join(errors) or "none")
-        )
+        raise RuntimeError(f"sync_{API} failed (see {run.stderr_path}): {detail}")
     loaded = table_counts(warehouse.uri(), API, sorted(counts[names[0]]))
     wrong = []
     for name in names:
@@ -589,7 +560,6 @@ def run_stores_job(
             for name in names
             if job["stores"][name]["metadata"].get("reruns")
         },
-        "plugin_errors": errors,
         "records_by_stream": {
             name: job["stores"][name]["metadata"].get("records_by_stream") for name in names
         },
@@ -951,33 +921,24 @@ def report_many_stores(
                 "at once, from the state the first run saved; their time is in the wall above."
             ),
         ]
-    if retried:
-        errors = many["plugin_errors"]
-        race = any("already exists" in e or "pg_type_typname_nsp_index" in e for e in errors)
-        reasons = list(
-            dict.fromkeys(
-                r.split(" ← ")[-1].split("Failure: ", 1)[-1].replace("`", "")
-                for tries in retried.values()
-                for r in tries
-            )
+    # why each retried attempt failed: the step's Failure, which quotes the plugin's error
+    reasons = list(
+        dict.fromkeys(
+            r.split(" ← ")[-1].split("Failure: ", 1)[-1].replace("`", "")
+            for tries in retried.values()
+            for r in tries
         )
+    )
+    if retried:
         lines += [
             "",
             (
                 f"**Retried**: {len(retried)} of the {stores} syncs failed and were retried at "
                 f"once (failed attempts: {attempts}; stores file `retries: {{max: {RETRIES}, "
                 "delay_seconds: 0}`), each from the state its failed attempt saved; their "
-                f"time is in the wall above. Dagster's reason: “{reasons[0][:300]}”. The "
-                "plugins' exceptions in the job's output: "
-                + (" | ".join(f"`{e}`" for e in errors) or "none")
+                "time is in the wall above. Why: "
+                + " | ".join(f"“{r[:300]}”" for r in reasons[:3])
                 + "."
-                + (
-                    " Two stores' first syncs into the empty schema raced to create the same "
-                    "table (target-postgres looks the table up, then creates it): a first sync "
-                    "of many stores at once fails some of them, and only the retry loads them."
-                    if race
-                    else ""
-                )
             ),
         ]
     records_note = _metadata_records_note(many)
@@ -998,8 +959,7 @@ def report_many_stores(
         f"{len(retried)} ({attempts} attempts)",
         "0",
         not retried,
-        f"{len(retried)} of {stores} stores failed at least once: "
-        + (" | ".join(many["plugin_errors"]) or "no plugin error in the output"),
+        f"{len(retried)} of {stores} stores failed at least once: " + " | ".join(reasons[:3]),
     )
     report.flag(
         "f-rows",

@@ -34,10 +34,9 @@ import dagster as dg
 from dagster._core.errors import DagsterPipesExecutionError
 
 from orchestrate.stores import Store, Stores, StoresError, dagster_name, load
+from orchestrate.system_dir import own_system_dir
 
 STORES_VARIABLE = "TAP_COMMERCE_STORES"
-#: where Meltano installs plugins, under its system directory
-PLUGIN_DIRS = ("extractors", "loaders", "mappers", "transformers", "utilities", "orchestrators")
 #: the run tag every run of an API's job carries (dagster.yaml limits runs per value)
 API_TAG = "tap-commerce/api"
 
@@ -63,22 +62,12 @@ class MeltanoProject(dg.ConfigurableResource):  # type: ignore[type-arg]  # its 
         ]
 
     def system_dir(self, store: Store) -> Path:
-        """The store's own Meltano system directory (``MELTANO_SYS_DIR_ROOT``).
-
-        Meltano writes a run's catalog and state files under its system directory, per
-        extractor, not per run: two stores of one extractor syncing at once in one
-        project would read each other's files. So each store and extractor gets a
-        directory of its own, ``.meltano/stores/<extractor>/<store>``, holding links to
-        the project's installed plugins; its pool keeps it to one sync at a time.
+        """The store's own Meltano system directory (``MELTANO_SYS_DIR_ROOT``):
+        ``.meltano/stores/<extractor>/<store>``, linking to the project's installed plugins
+        (`orchestrate.system_dir`); its pool keeps it to one sync at a time.
         """
         shared = Path(os.environ.get("MELTANO_SYS_DIR_ROOT") or Path(self.project_dir) / ".meltano")
-        own = shared / "stores" / store.extractor / store.name
-        own.mkdir(parents=True, exist_ok=True)
-        for kind in PLUGIN_DIRS:
-            link, target = own / kind, shared / kind
-            if target.is_dir() and not link.exists():
-                link.symlink_to(target, target_is_directory=True)
-        return own
+        return own_system_dir(shared / "stores" / store.extractor / store.name, shared)
 
     def state_id(self, store: Store, loader: str) -> str:
         """The store's state id in Meltano's system database."""

@@ -4,8 +4,9 @@ It starts the sandbox (a local emulator of the five APIs) and a PostgreSQL serve
 embedded one, data directory ``demo/postgres``, or a server the environment names: see
 `pipeline.postgres`), then runs ``meltano run tap-commerce-<api> target-postgres`` for all
 five APIs with the project's own ``meltano.yml``. Meltano keeps its state in the same
-PostgreSQL (schema ``meltano``), and its run files (catalogs, logs) in ``demo/.meltano``. Then it reads back by SQL what PostgreSQL holds, what
-changed, and revenue per day, and leaves the server running for a look with ``psql``.
+PostgreSQL (schema ``meltano``), and its run files (catalogs, logs) in ``demo/.meltano``.
+Then it reads back by SQL what PostgreSQL holds, what changed, and revenue per day, and
+leaves the server running for a look with ``psql``.
 
 Run it again: the sandbox's store has changed since (new, edited and deleted records; its history
 is kept in ``demo/runs.json``, so the store is the same one, moved on), and every run is

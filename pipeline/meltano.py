@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrate.meltano_log import reason
+from orchestrate.system_dir import own_system_dir
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -95,18 +96,10 @@ def meltano(
 
 def system_dir(path: Path) -> Path:
     """``path`` made a Meltano system directory (``MELTANO_SYS_DIR_ROOT``) of its own,
-    with links to the plugins installed in this repository's ``.meltano``.
-
-    Meltano writes a run's catalog and state files under its system directory, per
-    extractor rather than per run: two runs of one extractor in one project at once (two
-    demos, say) would otherwise read each other's catalog half-written.
+    with links to the plugins installed in this repository's ``.meltano``
+    (`orchestrate.system_dir`): two demos at once never share a catalog.
     """
-    path.mkdir(parents=True, exist_ok=True)
-    for kind in ("extractors", "loaders"):
-        link = path / kind
-        if not link.exists():
-            link.symlink_to(PLUGINS / kind, target_is_directory=True)
-    return path
+    return own_system_dir(path, PLUGINS)
 
 
 def link_plugins(root: Path) -> None:

@@ -37,6 +37,7 @@ from orchestrate.stores import (
     problems,
 )
 from orchestrate.stores import main as stores_main
+from orchestrate.system_dir import own_system_dir
 from tap_commerce.settings import API_IDS, OWN_SETTINGS, SECRET_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1272,3 +1273,19 @@ def test_stream_totals_come_from_the_taps_summary_lines():
     outcome = meltano_run.run(fake_meltano([*lines, metric(TAP, "products_images", 1)], 0), TAP)
     assert outcome["records"] == {"products": 1200, "products_images": 3, "orders": 12}
     assert (outcome["requests"], outcome["responses_429"]) == (1214, 2)
+
+
+# --- 7. system_dir ----------------------------------------------------------------------------
+
+
+def test_own_system_dir_links_the_installed_plugins_and_nothing_else(tmp_path):
+    shared = tmp_path / ".meltano"
+    (shared / "extractors" / "tap-commerce").mkdir(parents=True)
+    (shared / "loaders").mkdir()
+    (shared / "run").mkdir()  # a run's files stay the run's own
+    own = tmp_path / "own" / "store-01"
+    for _ in range(2):  # made again, as every sync of the store makes it
+        assert own_system_dir(own, shared) == own
+    assert sorted(p.name for p in own.iterdir()) == ["extractors", "loaders"]
+    assert (own / "extractors").resolve() == (shared / "extractors").resolve()
+    assert (own / "extractors" / "tap-commerce").is_dir()
